@@ -1,0 +1,51 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from backend.config import get_settings
+from backend.db import get_engine
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _database_ok() -> bool:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def _mcp_ok(url: str) -> bool:
+    # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            await client.get(url)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+@router.get("/ready")
+async def ready() -> JSONResponse:
+    checks = {
+        "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
+        "mcp_server": "ok" if await _mcp_ok(get_settings().mcp_server_url) else "unavailable",
+    }
+    healthy = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
+    )

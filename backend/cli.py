@@ -1,0 +1,180 @@
+"""`todo-agent`: run the service, mint tokens, migrate.
+
+todo-agent serve [--host] [--port] [--mcp-port]   migrate, then API + MCP server as two processes
+todo-agent api [--host] [--port]                  the HTTP API only
+todo-agent mcp [--host] [--port] | --stdio        the MCP tool server only
+todo-agent token USER_ID [--ttl SECONDS]          print a JWT signed with the configured secret
+todo-agent migrate                                apply database migrations
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from backend.config import ConfigError, get_settings
+
+DEMO_USER = "demo"
+DEMO_TOKEN_TTL = 7 * 24 * 3600
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from backend.migrate import upgrade
+
+    upgrade()
+    print(f"database is up to date ({_safe_url()})")
+    return 0
+
+
+def _safe_url() -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from backend.auth import mint_token
+
+    print(mint_token(args.user_id, get_settings(), ttl_seconds=args.ttl))
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.logs import configure_logging
+
+    settings = get_settings()
+    settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "backend.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from mcp_server.server import run_http, run_stdio
+
+    settings = get_settings()
+    settings.jwt_secret  # noqa: B018
+    if args.stdio:
+        return run_stdio()
+    return run_http(host=args.host, port=args.port)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Migrate, then run the API and the MCP server as two child processes until Ctrl-C."""
+    from backend.auth import mint_token
+    from backend.migrate import upgrade
+
+    settings = get_settings()
+    upgrade()
+    mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
+    env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
+    me = [sys.executable, "-m", "backend.cli"]
+    children = [
+        subprocess.Popen([*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)], env=env),
+        subprocess.Popen([*me, "api", "--host", args.host, "--port", str(args.port)], env=env),
+    ]
+    token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"\n  todo-agent is starting\n"
+        f"  API         {base}   (docs: {base}/docs)\n"
+        f"  MCP server  {mcp_url}\n"
+        f"  database    {_safe_url()}\n"
+        f"  model       {settings.model_name}\n\n"
+        f"  Open the app signed in as '{DEMO_USER}' (the token stays in the URL fragment, "
+        f"which browsers never send):\n  {base}/#token={token}\n\n"
+        f"  Or call the API:\n  export TOKEN={token}\n"
+        f'  curl -s {base}/api/{DEMO_USER}/chat -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d '{{\"message\": \"add buy milk\"}}'\n",
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    status = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"a child process exited with {child.returncode}; stopping", file=sys.stderr)
+                status = child.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="todo-agent", description="Todo AI chatbot backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then run the API and the MCP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--mcp-port", type=int, default=8001)
+    serve.set_defaults(func=_serve)
+
+    api = sub.add_parser("api", help="run the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=_api)
+
+    mcp = sub.add_parser("mcp", help="run the MCP tool server")
+    mcp.add_argument("--host", default="127.0.0.1")
+    mcp.add_argument("--port", type=int, default=8001)
+    mcp.add_argument(
+        "--stdio", action="store_true", help="serve over stdio (user from TODO_AGENT_TOKEN)"
+    )
+    mcp.set_defaults(func=_mcp)
+
+    token = sub.add_parser("token", help="print a JWT for USER_ID")
+    token.add_argument("user_id")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(func=_token)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

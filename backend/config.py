@@ -1,0 +1,133 @@
+"""One place for every setting. Values come from the environment, then a `.env` file.
+
+The embedded default needs no configuration: a data directory holds the SQLite file and a
+generated signing secret. A configured `BETTER_AUTH_SECRET` always wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Lists read from the environment as "a,b" (what people type in .env files) or a JSON list.
+StrList = Annotated[list[str], NoDecode]
+
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".todo-agent", validation_alias="TODO_AGENT_DATA_DIR"
+    )
+    database_url: str | None = None
+
+    better_auth_secret: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    mcp_server_url: str = "http://127.0.0.1:8001/mcp"
+    # Hosts/origins the MCP server accepts (DNS-rebinding protection). Empty: loopback only.
+    mcp_allowed_hosts: StrList = []
+    mcp_allowed_origins: StrList = []
+    mcp_timeout_seconds: float = 10.0
+
+    model: str | None = None
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    model_timeout_seconds: float = 60.0
+    tracing: bool = False
+
+    cors_origins: StrList = []
+    history_limit: int = Field(default=50, ge=2, le=1000)
+    turn_claim_seconds: float = 120.0
+    chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
+    redis_url: str | None = None
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Plain postgresql:// (what most providers print) means psycopg2 here.
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{self.data_dir / 'todo.db'}"
+
+    @property
+    def model_name(self) -> str:
+        """The model to run: explicit MODEL, else a real default when a key exists, else offline."""
+        if self.model:
+            return self.model
+        return "gpt-4.1-mini" if self.openai_api_key else "offline"
+
+    @property
+    def jwt_secret(self) -> str:
+        return resolve_secret(self)
+
+
+def _read_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start together, one creates the file and the other reads it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+@lru_cache(maxsize=8)
+def _secret_for(configured: str | None, environment: str, data_dir: Path) -> str:
+    if configured:
+        if environment == "production" and len(configured) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"BETTER_AUTH_SECRET is shorter than {MIN_SECRET_LENGTH} characters; "
+                "use a long random value in production"
+            )
+        return configured
+    if environment == "production":
+        raise ConfigError(
+            "ENVIRONMENT=production needs BETTER_AUTH_SECRET (the secret your Better Auth frontend "
+            "signs tokens with); refusing to start with a generated one"
+        )
+    return _read_or_create_secret(data_dir / "secret")
+
+
+def resolve_secret(settings: Settings) -> str:
+    return _secret_for(settings.better_auth_secret, settings.environment, settings.data_dir)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

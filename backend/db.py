@@ -1,0 +1,63 @@
+"""Engine, sessions and pool settings.
+
+SQLite (the embedded default) gets WAL and a busy timeout so the API and the MCP server, two
+processes, can write the same file. PostgreSQL gets a sized pool with pre-ping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, create_engine
+
+from backend.config import get_settings
+
+
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """An engine for `url`; `pooled=False` for one-off work such as migrations."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if pooled else {"poolclass": NullPool}),
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    if not pooled:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    settings = get_settings()
+    if settings.resolved_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.resolved_database_url)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A short transaction for code outside a request (MCP tools, the chat turn, the CLI)."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session

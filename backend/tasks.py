@@ -1,0 +1,82 @@
+"""The task service: every read and write of tasks goes through here.
+
+Used by the REST routes and by the MCP tools alike. Every function is scoped by `user_id`;
+another user's task is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from backend.models import Task, TaskCreate, TaskUpdate, utcnow
+
+TaskStatus = Literal["all", "pending", "completed"]
+LIST_LIMIT = 500  # a sane bound on one listing; the UI and the agent never need more at once
+
+
+class TaskNotFoundError(LookupError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"Task {task_id} not found")
+        self.task_id = task_id
+
+
+def create_task(*, session: Session, user_id: str, task_in: TaskCreate) -> Task:
+    task = Task.model_validate(task_in, update={"user_id": user_id})
+    session.add(task)
+    session.commit()
+    session.refresh(task)
+    return task
+
+
+def list_tasks(
+    *, session: Session, user_id: str, status: TaskStatus = "all", limit: int = LIST_LIMIT
+) -> list[Task]:
+    query = select(Task).where(Task.user_id == user_id)
+    if status == "pending":
+        query = query.where(col(Task.completed).is_(False))
+    elif status == "completed":
+        query = query.where(col(Task.completed).is_(True))
+    query = query.order_by(col(Task.id)).limit(max(1, min(limit, LIST_LIMIT)))
+    return list(session.exec(query).all())
+
+
+def read_task(*, session: Session, user_id: str, task_id: int) -> Task:
+    task = session.exec(select(Task).where(Task.id == task_id, Task.user_id == user_id)).first()
+    if task is None:
+        raise TaskNotFoundError(task_id)
+    return task
+
+
+def update_task(*, session: Session, user_id: str, task_id: int, task_in: TaskUpdate) -> Task:
+    task = read_task(session=session, user_id=user_id, task_id=task_id)
+    changes = task_in.model_dump(exclude_unset=True, exclude_none=True)
+    if changes:
+        task.sqlmodel_update(changes)
+        task.updated_at = utcnow()
+        session.add(task)
+        session.commit()
+        session.refresh(task)
+    return task
+
+
+def set_completed(*, session: Session, user_id: str, task_id: int, completed: bool) -> Task:
+    return update_task(
+        session=session, user_id=user_id, task_id=task_id, task_in=TaskUpdate(completed=completed)
+    )
+
+
+def toggle_task(*, session: Session, user_id: str, task_id: int) -> Task:
+    task = read_task(session=session, user_id=user_id, task_id=task_id)
+    return set_completed(
+        session=session, user_id=user_id, task_id=task_id, completed=not task.completed
+    )
+
+
+def delete_task(*, session: Session, user_id: str, task_id: int) -> Task:
+    """Delete and return the task as it was, so callers can say what was deleted."""
+    task = read_task(session=session, user_id=user_id, task_id=task_id)
+    session.delete(task)
+    session.commit()
+    return task

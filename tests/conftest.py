@@ -1,0 +1,101 @@
+"""Shared fixtures. Database tests run twice: on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.auth import mint_token
+from backend.config import Settings, get_settings
+from backend.db import get_engine
+from backend.migrate import upgrade
+from tests.databases import postgres_server_url, scratch_database, truncate_all
+
+TEST_SECRET = "test-secret-" + secrets.token_hex(24)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One migrated PostgreSQL database for the whole session (emptied before each test)."""
+    with postgres_server_url() as server, scratch_database(server) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'todo.db'}"
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """For tests whose subject does not depend on the database engine."""
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    upgrade(url)
+    return url
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
+    monkeypatch.setenv("TODO_AGENT_DATA_DIR", str(tmp_path / "data"))
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "MODEL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "REDIS_URL",
+        "CORS_ORIGINS",
+        "ENVIRONMENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path, database_url: str) -> Iterator[Settings]:
+    """Settings pointing at the test database; the process-wide caches are reset around it."""
+    yield _configure(monkeypatch, tmp_path, database_url)
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def sqlite_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, sqlite_url: str
+) -> Iterator[Settings]:
+    yield _configure(monkeypatch, tmp_path, sqlite_url)
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from backend.main import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token_for(settings: Settings) -> Callable[[str], str]:
+    return lambda user_id: mint_token(user_id, settings)
+
+
+@pytest.fixture
+def auth_headers(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
+    return lambda user_id: {"Authorization": f"Bearer {token_for(user_id)}"}

@@ -1,0 +1,1 @@
+"""The chat side: conversation store, agent construction, models and the chat turn."""

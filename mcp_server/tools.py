@@ -1,0 +1,208 @@
+"""The todo tools: a thin layer over `backend.tasks`, always scoped to the verified caller.
+
+Each tool validates its input with the same models as the REST API (`TaskCreate`, `TaskUpdate`),
+runs one short transaction, and returns a small pydantic model, which the SDK publishes as the
+tool's output schema and sends as structured content (plus the same JSON as text).
+Expected failures (unknown task, bad input) raise `ToolError`, so the model reads a short
+message it can relay; anything else is a crash the SDK reports without details.
+
+The functions are synchronous on purpose: the SDK runs sync tools on a worker thread, so
+database work never blocks the event loop (the caller's identity, a context variable, follows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Literal, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session, SQLModel
+
+from backend import tasks
+from backend.db import session_scope
+from backend.models import DESCRIPTION_MAX, TITLE_MAX, Task, TaskCreate, TaskUpdate
+from mcp_server.auth import current_user_id
+
+# --- inputs ------------------------------------------------------------------------------
+
+TaskId = Annotated[int, Field(ge=1, description="The task's id, as shown by list_tasks.")]
+Title = Annotated[
+    str, Field(min_length=1, max_length=TITLE_MAX, description="Short title of the task.")
+]
+Description = Annotated[
+    str, Field(max_length=DESCRIPTION_MAX, description="Optional details; may be empty.")
+]
+StatusFilter = Annotated[
+    Literal["all", "pending", "completed"],
+    Field(description="Which tasks to list: all, pending (not done yet) or completed."),
+]
+
+# --- outputs -----------------------------------------------------------------------------
+
+
+class TaskChange(BaseModel):
+    """What a tool did to one task."""
+
+    task_id: int
+    status: Literal["created", "completed", "deleted", "updated"]
+    title: str
+
+
+class TaskItem(BaseModel):
+    id: int
+    title: str
+    description: str
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskList(BaseModel):
+    """The caller's tasks, oldest first."""
+
+    tasks: list[TaskItem]
+    count: int
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line per problem, naming the field and the rule, never echoing the value."""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "input"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        # Our own validators already name the field ("title must not be blank").
+        problems.append(reason if reason.startswith(field) else f"{field}: {reason}")
+    return "Invalid input: " + "; ".join(problems)
+
+
+def validated(model: type[ModelT], **values: object) -> ModelT:
+    """Validate with the API's own model; a failure is the model's mistake, so a ToolError."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ToolError(validation_message(exc)) from None
+
+
+@contextmanager
+def user_session() -> Iterator[tuple[Session, str]]:
+    """The caller's id and a short session; a missing task becomes a readable tool error."""
+    user_id = current_user_id()
+    try:
+        with session_scope() as session:
+            yield session, user_id
+    except tasks.TaskNotFoundError as exc:
+        raise ToolError(
+            f"Task {exc.task_id} not found. Call list_tasks to see the ids of your tasks."
+        ) from None
+
+
+def change(task: Task, status: str) -> TaskChange:
+    return TaskChange(task_id=task.id, status=status, title=task.title)  # type: ignore[arg-type]
+
+
+# --- tools -------------------------------------------------------------------------------
+
+
+def add_task(title: Title, description: Description = "") -> TaskChange:
+    """Add a new task to the user's todo list.
+
+    Use this when the user asks to add, create or remember something to do. Returns the new
+    task's id, which later calls (complete_task, update_task, delete_task) take.
+    """
+    task_in = validated(TaskCreate, title=title, description=description)
+    with user_session() as (session, user_id):
+        task = tasks.create_task(session=session, user_id=user_id, task_in=task_in)
+        return change(task, "created")
+
+
+def list_tasks(status: StatusFilter = "all") -> TaskList:
+    """List the user's tasks, oldest first, with their ids and whether they are completed.
+
+    Use this to answer "what's on my list?", and before completing, renaming or deleting a task
+    the user names by its title, to find its id.
+    """
+    with user_session() as (session, user_id):
+        found = tasks.list_tasks(session=session, user_id=user_id, status=status)
+        items = [TaskItem.model_validate(task, from_attributes=True) for task in found]
+    return TaskList(tasks=items, count=len(items))
+
+
+def complete_task(task_id: TaskId) -> TaskChange:
+    """Mark one of the user's tasks as completed (done). Completing a completed task is fine.
+
+    Takes the task's id; if the user names the task by its title, call list_tasks first.
+    """
+    with user_session() as (session, user_id):
+        task = tasks.set_completed(
+            session=session, user_id=user_id, task_id=task_id, completed=True
+        )
+        return change(task, "completed")
+
+
+def delete_task(task_id: TaskId) -> TaskChange:
+    """Delete one of the user's tasks for good. Returns the title of the deleted task.
+
+    Takes the task's id; if the user names the task by its title, call list_tasks first.
+    """
+    with user_session() as (session, user_id):
+        task = tasks.delete_task(session=session, user_id=user_id, task_id=task_id)
+        return change(task, "deleted")
+
+
+def update_task(
+    task_id: TaskId, title: Title | None = None, description: Description | None = None
+) -> TaskChange:
+    """Change the title and/or the description of one of the user's tasks.
+
+    Give only what changes; an empty description clears it. To mark a task done use
+    complete_task instead. Takes the task's id; if the user names the task by its title, call
+    list_tasks first.
+    """
+    if title is None and description is None:
+        raise ToolError("Nothing to update: give a new title, a new description, or both.")
+    task_in = validated(TaskUpdate, title=title, description=description)
+    with user_session() as (session, user_id):
+        task = tasks.update_task(session=session, user_id=user_id, task_id=task_id, task_in=task_in)
+        return change(task, "updated")
+
+
+# readOnly: changes nothing. destructive: may lose data. idempotent: repeating it changes nothing
+# more. openWorld=False: the tools touch only this service's database.
+ANNOTATIONS: dict[str, ToolAnnotations] = {
+    "add_task": ToolAnnotations(
+        title="Add a task", readOnlyHint=False, destructiveHint=False, idempotentHint=False,
+        openWorldHint=False,
+    ),
+    "list_tasks": ToolAnnotations(
+        title="List tasks", readOnlyHint=True, idempotentHint=True, openWorldHint=False
+    ),
+    "complete_task": ToolAnnotations(
+        title="Complete a task", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+        openWorldHint=False,
+    ),
+    "delete_task": ToolAnnotations(
+        title="Delete a task", readOnlyHint=False, destructiveHint=True, idempotentHint=False,
+        openWorldHint=False,
+    ),
+    "update_task": ToolAnnotations(
+        title="Update a task", readOnlyHint=False, destructiveHint=True, idempotentHint=True,
+        openWorldHint=False,
+    ),
+}
+
+TOOLS = [add_task, list_tasks, complete_task, delete_task, update_task]
+
+
+def register_tools(server: MCPServer) -> None:
+    for tool in TOOLS:
+        server.add_tool(tool, annotations=ANNOTATIONS[tool.__name__], structured_output=True)

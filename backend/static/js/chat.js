@@ -1,0 +1,458 @@
+// The chat panel (streaming replies, tool calls) and the conversation sidebar.
+
+import { el, icon, show, relativeTime } from "./dom.js";
+
+// Tools that only read; any other tool may have changed the task list.
+const READ_ONLY_TOOLS = new Set(["list_tasks"]);
+const PAGE_SIZE = 30;
+const NEW_CHAT_TITLE = "New chat";
+
+function shorten(text, max = 60) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function formatValue(value) {
+  if (typeof value === "string") return `"${shorten(value, 40)}"`;
+  if (value === null || typeof value !== "object") return String(value);
+  return shorten(JSON.stringify(value), 40);
+}
+
+/** `title: "Buy milk", description: ""` — the arguments on one line. */
+export function formatArguments(parameters) {
+  const entries = Object.entries(parameters || {});
+  if (!entries.length) return "no arguments";
+  return entries.map(([name, value]) => `${name}: ${formatValue(value)}`).join(", ");
+}
+
+function describeTask(task) {
+  return `#${task.id} "${shorten(String(task.title), 40)}"${task.completed ? " (done)" : ""}`;
+}
+
+/** A one-line summary of a tool result: a task, a count of tasks, or an error. */
+export function formatResult(result) {
+  if (result === null || result === undefined) return "no result";
+  if (typeof result === "string") return shorten(result, 80);
+  if (Array.isArray(result)) {
+    return result.length === 1 ? "1 task" : `${result.length} tasks`;
+  }
+  if (typeof result === "object") {
+    if (result.error || result.is_error) {
+      return `error: ${shorten(String(result.error || result.message || result.detail || "failed"), 70)}`;
+    }
+    const keys = Object.keys(result);
+    if (keys.length === 1 && keys[0] === "result") return formatResult(result.result);
+    if (Array.isArray(result.tasks)) return formatResult(result.tasks);
+    if (result.id !== undefined && result.title !== undefined) {
+      return describeTask(result);
+    }
+    if (result.deleted !== undefined || result.status) {
+      return shorten(JSON.stringify(result), 80);
+    }
+  }
+  return shorten(JSON.stringify(result), 80);
+}
+
+function isError(result) {
+  return Boolean(result && typeof result === "object" && (result.error || result.is_error));
+}
+
+function renderToolCall(call) {
+  const summary = el(
+    "summary",
+    { className: "tool-summary" },
+    icon("tool"),
+    el("span", { className: "tool-name", text: call.tool }),
+    el("span", { className: "tool-args", text: formatArguments(call.parameters) }),
+    el("span", { className: "tool-arrow", text: "→", attrs: { "aria-hidden": "true" } }),
+    el("span", { className: "tool-result", text: formatResult(call.result) }),
+  );
+  const details = el(
+    "details",
+    { className: isError(call.result) ? "tool-call is-error" : "tool-call" },
+    summary,
+    el("div", { className: "tool-detail" },
+      el("span", { className: "tool-label", text: "Arguments" }),
+      el("pre", { text: JSON.stringify(call.parameters ?? {}, null, 2) }),
+      el("span", { className: "tool-label", text: "Result" }),
+      el("pre", { text: JSON.stringify(call.result ?? null, null, 2) }),
+    ),
+  );
+  return details;
+}
+
+/** One message bubble. Assistant messages hold their tool calls above the text. */
+function renderMessage(role, text = "", toolCalls = []) {
+  const tools = el("div", { className: "tool-calls" }, ...toolCalls.map(renderToolCall));
+  const body = el("div", { className: "message-text", text });
+  const label = role === "user" ? "You" : "Assistant";
+  const node = el(
+    "article",
+    { className: `message message-${role === "user" ? "user" : "assistant"}`, attrs: { "aria-label": label } },
+    el("div", { className: "bubble" }, tools, body),
+  );
+  show(tools, toolCalls.length > 0);
+  return { node, tools, body };
+}
+
+export class Chat {
+  /** onTasksChanged() is called when a tool call may have changed the task list. */
+  constructor(api, userId, onTasksChanged, onOpen) {
+    this.api = api;
+    this.base = `/api/${encodeURIComponent(userId)}`;
+    this.onTasksChanged = onTasksChanged;
+    this.onOpen = onOpen;
+    this.conversationId = null;
+    this.conversations = [];
+    this.total = 0;
+    this.page = 1;
+    this.controller = null;
+    this.lastMessage = null;
+    this.waitTimer = null;
+
+    this.messages = document.getElementById("messages");
+    this.emptyState = document.getElementById("chat-empty");
+    this.title = document.getElementById("chat-title");
+    this.form = document.getElementById("chat-form");
+    this.input = document.getElementById("chat-input");
+    this.send = document.getElementById("chat-send");
+    this.error = document.getElementById("chat-error");
+    this.errorText = document.getElementById("chat-error-text");
+    this.retry = document.getElementById("chat-retry");
+    this.list = document.getElementById("conversation-list");
+    this.listEmpty = document.getElementById("conversations-empty");
+    this.listError = document.getElementById("conversations-error");
+    this.more = document.getElementById("more-conversations");
+    this.newChat = document.getElementById("new-chat");
+    this.sidebar = document.getElementById("conversations");
+    this.toggle = document.getElementById("toggle-conversations");
+
+    this.listeners = [
+      [this.form, "submit", (event) => {
+        event.preventDefault();
+        this.submit();
+      }],
+      [this.input, "keydown", (event) => {
+        // Enter sends, Shift+Enter breaks the line (and IME composition is left alone).
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.submit();
+        }
+      }],
+      [this.input, "input", () => this.autosize()],
+      [this.retry, "click", () => this.retryLast()],
+      [this.newChat, "click", () => this.startNew()],
+      [this.more, "click", () => this.loadConversations(this.page + 1)],
+      [this.toggle, "click", () => this.setSidebar(!this.sidebar.classList.contains("is-open"))],
+      [document.getElementById("suggestions"), "click", (event) => {
+        const chip = event.target.closest(".chip");
+        if (!chip) return;
+        this.input.value = chip.textContent;
+        this.autosize();
+        this.input.focus();
+      }],
+    ];
+    for (const [node, type, handler] of this.listeners) node.addEventListener(type, handler);
+  }
+
+  destroy() {
+    for (const [node, type, handler] of this.listeners) node.removeEventListener(type, handler);
+    if (this.controller) this.controller.abort();
+    clearInterval(this.waitTimer);
+    this.clearMessages();
+    this.list.replaceChildren();
+    this.title.textContent = NEW_CHAT_TITLE;
+    this.input.value = "";
+    this.setBusy(false);
+    this.hideError();
+    show(this.listError, false);
+  }
+
+  // ---- layout helpers -------------------------------------------------------------------
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
+  }
+
+  setSidebar(open) {
+    this.sidebar.classList.toggle("is-open", open);
+    this.toggle.setAttribute("aria-expanded", String(open));
+  }
+
+  nearBottom() {
+    const m = this.messages;
+    return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+  }
+
+  scrollToBottom() {
+    this.messages.scrollTop = this.messages.scrollHeight;
+  }
+
+  clearMessages() {
+    this.messages.replaceChildren(this.emptyState);
+    show(this.emptyState, true);
+  }
+
+  append(node) {
+    show(this.emptyState, false);
+    this.messages.append(node);
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    this.send.disabled = busy || Boolean(this.waitTimer);
+    this.send.textContent = busy ? "Sending…" : "Send";
+    this.messages.setAttribute("aria-busy", String(busy));
+  }
+
+  showError(error, { retry = false } = {}) {
+    this.errorText.textContent = error.message;
+    show(this.retry, retry);
+    show(this.error, true);
+  }
+
+  hideError() {
+    show(this.error, false);
+    show(this.retry, false);
+  }
+
+  /** 429: keep Send disabled and count down the Retry-After seconds. */
+  waitBeforeSending(seconds) {
+    clearInterval(this.waitTimer);
+    let left = Math.max(1, seconds || 5);
+    const tick = () => {
+      this.errorText.textContent = `Too many messages. Wait ${left} s before sending again.`;
+      show(this.error, true);
+      if (left-- <= 0) {
+        clearInterval(this.waitTimer);
+        this.waitTimer = null;
+        this.hideError();
+        this.setBusy(false);
+      }
+    };
+    this.waitTimer = setInterval(tick, 1000);
+    tick();
+    this.setBusy(false);
+  }
+
+  // ---- sending a message ----------------------------------------------------------------
+
+  submit() {
+    const text = this.input.value.trim();
+    if (!text || this.busy || this.waitTimer) return;
+    this.input.value = "";
+    this.autosize();
+    this.sendMessage(text);
+  }
+
+  retryLast() {
+    if (!this.lastMessage || this.busy) return;
+    // The failed turn stored nothing on the server; remove its bubbles and send it again.
+    for (const node of this.lastMessage.nodes) node.remove();
+    this.sendMessage(this.lastMessage.text);
+  }
+
+  async sendMessage(text) {
+    this.hideError();
+    const user = renderMessage("user", text);
+    const reply = renderMessage("assistant");
+    reply.node.classList.add("is-streaming");
+    reply.body.append(el("span", { className: "typing", attrs: { "aria-label": "Assistant is typing" } },
+      el("span"), el("span"), el("span")));
+    this.append(user.node);
+    this.append(reply.node);
+    this.scrollToBottom();
+    this.lastMessage = { text, nodes: [user.node, reply.node] };
+    this.setBusy(true);
+
+    const body = { message: text };
+    if (this.conversationId) body.conversation_id = this.conversationId;
+    this.controller = new AbortController();
+    let streamed = "";
+    let finished = false;
+    let changedTasks = false;
+    const typing = () => reply.body.querySelector(".typing");
+    try {
+      for await (const event of this.api.stream(`${this.base}/chat/stream`, body, this.controller.signal)) {
+        const follow = this.nearBottom();
+        if (event.type === "start") {
+          this.setConversation(event.conversation_id);
+        } else if (event.type === "delta") {
+          typing()?.remove();
+          streamed += event.text || "";
+          reply.body.textContent = streamed;
+        } else if (event.type === "tool_call") {
+          show(reply.tools, true);
+          reply.tools.append(renderToolCall(event));
+          if (!READ_ONLY_TOOLS.has(event.tool)) {
+            changedTasks = true;
+            this.onTasksChanged();
+          }
+        } else if (event.type === "done") {
+          finished = true;
+          typing()?.remove();
+          this.setConversation(event.conversation_id);
+          // The final text is authoritative (a model may not stream deltas at all).
+          if (typeof event.response === "string" && event.response !== streamed) {
+            reply.body.textContent = event.response;
+          }
+        } else if (event.type === "error") {
+          const error = { status: event.status, message: event.detail || "The reply failed." };
+          throw Object.assign(new Error(error.message), error);
+        }
+        if (follow) this.scrollToBottom();
+      }
+      if (!finished) throw Object.assign(new Error("The reply ended early. Try again."), { status: 0 });
+      this.lastMessage = null;
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      typing()?.remove();
+      reply.node.classList.add("is-failed");
+      if (!reply.body.textContent) reply.body.textContent = "No reply.";
+      if (error.status === 401) return; // the page is back at the sign-in form
+      if (error.status === 429) {
+        this.waitBeforeSending(error.retryAfter);
+      } else if (error.status === 409) {
+        this.showError(error, { retry: true });
+      } else {
+        this.showError(error, { retry: error.status === 0 || error.status >= 500 });
+      }
+      // Put the words back so nothing typed is lost (unless some tool already ran).
+      if (!changedTasks && !this.input.value) this.input.value = text;
+    } finally {
+      reply.node.classList.remove("is-streaming");
+      this.controller = null;
+      this.setBusy(false);
+      if (changedTasks) this.onTasksChanged();
+      this.loadConversations(1);
+    }
+  }
+
+  setConversation(id) {
+    if (!id || id === this.conversationId) return;
+    this.conversationId = id;
+    this.markActive();
+  }
+
+  // ---- conversations --------------------------------------------------------------------
+
+  startNew() {
+    if (this.controller) this.controller.abort();
+    this.conversationId = null;
+    this.lastMessage = null;
+    this.title.textContent = NEW_CHAT_TITLE;
+    this.clearMessages();
+    this.hideError();
+    this.markActive();
+    this.setSidebar(false);
+    this.onOpen();
+    this.input.focus();
+  }
+
+  async loadConversations(page = 1) {
+    try {
+      const data = await this.api.request(
+        "GET", `${this.base}/conversations?page=${page}&per_page=${PAGE_SIZE}`);
+      this.conversations = page === 1 ? data.items : [...this.conversations, ...data.items];
+      this.total = data.total;
+      this.page = page;
+      show(this.listError, false);
+      this.renderConversations();
+    } catch (error) {
+      if (error.status === 401) return;
+      this.listError.textContent = error.status === 404
+        ? "Conversations are not available on this server."
+        : error.message;
+      show(this.listError, true);
+    }
+  }
+
+  renderConversations() {
+    this.list.replaceChildren(...this.conversations.map((c) => this.renderConversation(c)));
+    show(this.listEmpty, this.conversations.length === 0);
+    show(this.more, this.conversations.length < this.total);
+    this.markActive();
+  }
+
+  renderConversation(conversation) {
+    const count = conversation.message_count;
+    const open = el(
+      "button",
+      {
+        className: "conversation-open",
+        attrs: { type: "button" },
+        on: { click: () => this.open(conversation) },
+      },
+      el("span", { className: "conversation-title", text: conversation.title || "Untitled" }),
+      el("span", {
+        className: "conversation-meta",
+        text: `${count} message${count === 1 ? "" : "s"} · ${relativeTime(conversation.updated_at)}`,
+      }),
+    );
+    const remove = el(
+      "button",
+      {
+        className: "icon-btn icon-btn-danger",
+        attrs: {
+          type: "button",
+          "aria-label": `Delete conversation: ${conversation.title || "Untitled"}`,
+          title: "Delete conversation",
+        },
+        on: { click: () => this.remove(conversation) },
+      },
+      icon("trash"),
+    );
+    return el("li", { className: "conversation", dataset: { id: String(conversation.id) } }, open, remove);
+  }
+
+  markActive() {
+    for (const item of this.list.children) {
+      const active = Number(item.dataset.id) === this.conversationId;
+      item.classList.toggle("is-active", active);
+      const button = item.querySelector(".conversation-open");
+      if (active) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+      if (active) this.title.textContent = item.querySelector(".conversation-title").textContent;
+    }
+  }
+
+  async open(conversation) {
+    if (this.controller) this.controller.abort();
+    this.hideError();
+    this.setSidebar(false);
+    this.onOpen();
+    try {
+      const messages = await this.api.request(
+        "GET", `${this.base}/conversations/${conversation.id}/messages`);
+      this.conversationId = conversation.id;
+      this.lastMessage = null;
+      this.title.textContent = conversation.title || "Untitled";
+      this.clearMessages();
+      for (const message of messages) {
+        if (message.role !== "user" && message.role !== "assistant") continue;
+        this.append(renderMessage(message.role, message.content, message.tool_calls || []).node);
+      }
+      this.markActive();
+      this.scrollToBottom();
+      this.input.focus();
+    } catch (error) {
+      if (error.status === 401) return;
+      this.showError(error);
+      if (error.status === 404) this.loadConversations(1);
+    }
+  }
+
+  async remove(conversation) {
+    try {
+      await this.api.request("DELETE", `${this.base}/conversations/${conversation.id}`);
+    } catch (error) {
+      if (error.status === 401) return;
+      if (error.status !== 404) {
+        this.showError(error);
+        return;
+      }
+    }
+    if (conversation.id === this.conversationId) this.startNew();
+    await this.loadConversations(1);
+  }
+}

@@ -12,6 +12,7 @@ database work never blocks the event loop (the caller's identity, a context vari
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -205,4 +206,9 @@ TOOLS = [add_task, list_tasks, complete_task, delete_task, update_task]
 
 def register_tools(server: MCPServer) -> None:
     for tool in TOOLS:
-        server.add_tool(tool, annotations=ANNOTATIONS[tool.__name__], structured_output=True)
+        server.add_tool(
+            tool,
+            description=inspect.cleandoc(tool.__doc__ or ""),  # without the source's indentation
+            annotations=ANNOTATIONS[tool.__name__],
+            structured_output=True,
+        )

@@ -1,0 +1,211 @@
+"""Per-user chat rate limit: `CHAT_RATE_LIMIT` requests per user per minute (0 disables).
+
+A sliding window: a request is allowed when the user made fewer than `limit` requests in the last
+60 seconds; otherwise 429 with `Retry-After` = seconds until the oldest of those leaves the window.
+
+- Without `REDIS_URL` the count lives in this process (each replica limits on its own).
+- With `REDIS_URL` every replica shares one count in Redis (one atomic Lua script per request,
+  timed by the Redis server's clock so replicas with skewed clocks agree). If Redis cannot be
+  reached the limit fails open: requests go through, Redis is retried every few seconds and each
+  failed attempt logs one warning, because a rate limiter must not take the chat down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import FastAPI, HTTPException, Request, status
+
+from backend.config import Settings
+from backend.deps import CurrentUser, SettingsDep
+
+log = logging.getLogger("backend.ratelimit")
+
+WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: float = 0.0  # seconds until a request would be allowed, when not allowed
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str) -> Decision:
+        """Count one request for `key`, unless it is over the limit."""
+        ...
+
+
+class MemoryRateLimiter:
+    """Sliding-window log per key, in this process.
+
+    Memory is bounded: at most `limit` timestamps per key, keys idle for a whole window are
+    dropped, and beyond `max_keys` the least recently active key is forgotten (that user gets a
+    fresh window, which errs on the side of letting people chat).
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.max_keys, self.clock = limit, window, max_keys, clock
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        # A plain lock: the critical section is a few list operations and never awaits, so it is
+        # safe from both the event loop and worker threads.
+        self._lock = threading.Lock()
+
+    async def hit(self, key: str) -> Decision:
+        return self.hit_now(key)
+
+    def hit_now(self, key: str) -> Decision:
+        now = self.clock()
+        with self._lock:
+            self._forget_idle(now)
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self._hits[key] = deque(maxlen=self.limit)
+            self._hits.move_to_end(key)
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return Decision(False, hits[0] + self.window - now)
+            hits.append(now)
+            return Decision(True)
+
+    def _forget_idle(self, now: float) -> None:
+        # Keys are kept in order of last activity, so idle ones are at the front.
+        while self._hits:
+            oldest_key, hits = next(iter(self._hits.items()))
+            idle = not hits or hits[-1] <= now - self.window
+            if not idle and len(self._hits) < self.max_keys:
+                break
+            del self._hits[oldest_key]
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+# KEYS[1]: the user's sorted set of request times (ms). ARGV: window ms, limit, a unique member.
+# Returns 0 when the request is allowed (and counted), else the milliseconds to wait.
+_SLIDING_WINDOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window, shared by every process that uses the same Redis."""
+
+    # After a failure, go straight to "allow" for this long instead of waiting on Redis again.
+    RETRY_AFTER_FAILURE_SECONDS = 5.0
+
+    def __init__(
+        self,
+        url: str,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        prefix: str = "todo-agent:ratelimit:",
+        timeout: float = 0.5,
+    ) -> None:
+        self.url, self.limit, self.window, self.prefix, self.timeout = (
+            url, limit, window, prefix, timeout,
+        )
+        self._client = None
+        self._script = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._down_until = 0.0
+
+    def _redis(self):
+        import redis.asyncio as aioredis
+
+        # Connections belong to the event loop that opened them: one client per loop.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = aioredis.Redis.from_url(
+                self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
+            )
+            self._script = self._client.register_script(_SLIDING_WINDOW_LUA)
+            self._loop = loop
+        return self._script
+
+    async def hit(self, key: str) -> Decision:
+        from redis.exceptions import RedisError
+
+        if time.monotonic() < self._down_until:
+            return Decision(True)
+        try:
+            wait_ms = await self._redis()(
+                keys=[self.prefix + key],
+                args=[int(self.window * 1000), self.limit, uuid.uuid4().hex],
+            )
+        except (RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + self.RETRY_AFTER_FAILURE_SECONDS
+            log.warning(
+                "rate limit store unreachable; allowing requests until it answers",
+                extra={"error_type": type(exc).__name__},
+            )
+            return Decision(True)
+        return Decision(True) if int(wait_ms) == 0 else Decision(False, int(wait_ms) / 1000)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, settings.chat_rate_limit)
+    return MemoryRateLimiter(settings.chat_rate_limit)
+
+
+def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:
+    # One limiter per application, built on first use and rebuilt if the settings change.
+    config = (settings.chat_rate_limit, settings.redis_url)
+    current = getattr(app.state, "chat_rate_limiter", None)
+    if current is None or app.state.chat_rate_limiter_config != config:
+        current = app.state.chat_rate_limiter = build_rate_limiter(settings)
+        app.state.chat_rate_limiter_config = config
+    return current
+
+
+async def enforce_chat_rate_limit(
+    request: Request, user_id: CurrentUser, settings: SettingsDep
+) -> None:
+    """Route dependency: 429 with `Retry-After` when the user is over the chat limit.
+
+    It depends on the authenticated path user, so a request without a valid token is a 401 and
+    costs nothing.
+    """
+    if settings.chat_rate_limit <= 0:
+        return
+    decision = await _chat_limiter(request.app, settings).hit(f"chat:{user_id}")
+    if not decision.allowed:
+        seconds = max(1, math.ceil(decision.retry_after))
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many chat requests; try again in {seconds} seconds",
+            headers={"Retry-After": str(seconds)},
+        )

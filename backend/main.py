@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
-from backend.api import health, tasks, web
+from backend.api import chat, conversations, health, tasks, web
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
 
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(chat.router)
+    app.include_router(conversations.router)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(

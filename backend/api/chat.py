@@ -1,0 +1,192 @@
+"""The chat routes: one stateless turn per request, as JSON or as server-sent events.
+
+Both routes run the same turn (`backend.chat.turn`); the streaming one forwards its events:
+
+    data: {"type": "start", "conversation_id": 12}
+    data: {"type": "delta", "text": "Added "}
+    data: {"type": "tool_call", "tool": "add_task", "parameters": {...}, "result": {...}}
+    data: {"type": "done", "conversation_id": 12, "response": "...", "tool_calls": [...]}
+    data: {"type": "error", "status": 503, "detail": "..."}     (instead of "done")
+    data: [DONE]
+
+Errors known before the stream starts (401/403/404/409/422/429/503) are ordinary JSON errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field, field_validator
+
+from backend.chat.agent import ChatModelDep
+from backend.chat.idempotency import StoredAnswer
+from backend.chat.turn import (
+    TextDelta,
+    ToolCalled,
+    TurnDone,
+    TurnEvent,
+    TurnFailed,
+    TurnRejectedError,
+    TurnRequest,
+    TurnStarted,
+    prepare_turn,
+    start_turn,
+)
+from backend.deps import CurrentUser, PrincipalDep, SettingsDep
+
+MESSAGE_MAX = 4000
+
+router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(description=f"1 to {MESSAGE_MAX} characters (after trimming)")
+    conversation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("message must not be blank")
+        if len(value) > MESSAGE_MAX:
+            raise ValueError(f"message must be at most {MESSAGE_MAX} characters")
+        return value
+
+
+class ToolCallPublic(BaseModel):
+    tool: str
+    parameters: dict[str, Any]
+    result: Any
+
+
+class ChatResponse(BaseModel):
+    conversation_id: int
+    response: str
+    tool_calls: list[ToolCallPublic]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retrying with the same key returns the first answer; tools run once.",
+    ),
+]
+
+
+async def _prepare(
+    user_id: str, principal: Any, body: ChatRequest, key: str | None, settings: Any
+) -> Any:
+    request = TurnRequest(
+        user_id=user_id,
+        token=principal.token,
+        message=body.message,
+        conversation_id=body.conversation_id,
+        idempotency_key=key,
+    )
+    try:
+        return await prepare_turn(request, settings)
+    except TurnRejectedError as exc:
+        raise HTTPException(exc.status, exc.detail, headers=exc.headers) from None
+
+
+def _stored_error(answer: StoredAnswer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={409: {"description": "A turn is already running in this conversation"}},
+)
+async def chat(
+    user_id: CurrentUser,
+    principal: PrincipalDep,
+    body: ChatRequest,
+    model: ChatModelDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Send a message; the assistant answers, using the task tools as needed."""
+    prepared = await _prepare(user_id, principal, body, idempotency_key, settings)
+    if isinstance(prepared, StoredAnswer):
+        return _stored_error(prepared)
+    outcome = await start_turn(prepared, model, settings).result()
+    if isinstance(outcome, TurnFailed):
+        raise HTTPException(outcome.status, outcome.detail)
+    return outcome.body()
+
+
+def _sse(payload: Any) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _event_payload(event: TurnEvent) -> dict[str, Any]:
+    if isinstance(event, TurnStarted):
+        return {"type": "start", "conversation_id": event.conversation_id}
+    if isinstance(event, TextDelta):
+        return {"type": "delta", "text": event.text}
+    if isinstance(event, ToolCalled):
+        return {"type": "tool_call", **event.call.public()}
+    if isinstance(event, TurnDone):
+        return {"type": "done", **event.body()}
+    return {"type": "error", "status": event.status, "detail": event.detail}
+
+
+async def _live(events: AsyncIterator[TurnEvent]) -> AsyncIterator[dict[str, Any]]:
+    async for event in events:
+        yield _event_payload(event)
+
+
+async def _replayed(body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """A stored answer as the events it was first streamed as (its text in one delta)."""
+    yield {"type": "start", "conversation_id": body["conversation_id"]}
+    for call in body["tool_calls"]:
+        yield {"type": "tool_call", **call}
+    if body["response"]:
+        yield {"type": "delta", "text": body["response"]}
+    yield {"type": "done", **body}
+
+
+async def _stream(payloads: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    async for payload in payloads:
+        yield _sse(payload)
+    yield "data: [DONE]\n\n"
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.post(
+    "/chat/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def chat_stream(
+    user_id: CurrentUser,
+    principal: PrincipalDep,
+    body: ChatRequest,
+    model: ChatModelDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """The same turn as `/chat`, streamed as server-sent events."""
+    prepared = await _prepare(user_id, principal, body, idempotency_key, settings)
+    if isinstance(prepared, StoredAnswer):
+        if prepared.status != 200:
+            return _stored_error(prepared)
+        return StreamingResponse(
+            _stream(_replayed(prepared.body)), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    # Started before the response is returned: the turn runs even if the client is already gone.
+    run = start_turn(prepared, model, settings)
+    return StreamingResponse(
+        _stream(_live(run.events())), media_type="text/event-stream", headers=SSE_HEADERS
+    )

@@ -18,7 +18,10 @@ RUN pip install . && rm -rf /build
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 USER app
 WORKDIR /home/app
-ENV TODO_AGENT_DATA_DIR=/home/app/.todo-agent
+# MCP_SERVER_URL: `serve` would otherwise derive it from --host 0.0.0.0, a Host header the MCP
+# server's DNS-rebinding protection refuses. Compose sets its own (http://mcp:8001/mcp).
+ENV TODO_AGENT_DATA_DIR=/home/app/.todo-agent \
+    MCP_SERVER_URL=http://127.0.0.1:8001/mcp
 
 EXPOSE 8000 8001
 # Without compose: the embedded default (SQLite in the data directory, offline model).

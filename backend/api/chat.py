@@ -15,14 +15,16 @@ Errors known before the stream starts (401/403/404/409/422/429/503) are ordinary
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException
+from agents import Model
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
-from backend.chat.agent import ChatModelDep
+from backend.chat.agent import chat_model
 from backend.chat.idempotency import StoredAnswer
 from backend.chat.turn import (
     TextDelta,
@@ -37,8 +39,11 @@ from backend.chat.turn import (
     start_turn,
 )
 from backend.deps import CurrentUser, PrincipalDep, SettingsDep
+from backend.ratelimit import enforce_chat_rate_limit
 
 MESSAGE_MAX = 4000
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
@@ -97,6 +102,15 @@ async def _prepare(
         raise HTTPException(exc.status, exc.detail, headers=exc.headers) from None
 
 
+def _model(request: Request) -> Model:
+    """The turn's model, built before the conversation is claimed (a failure changes nothing)."""
+    try:
+        return chat_model(request.app)
+    except Exception:
+        log.exception("the chat model could not be created")
+        raise HTTPException(503, "The model is not available; check the MODEL settings") from None
+
+
 def _stored_error(answer: StoredAnswer) -> JSONResponse:
     return JSONResponse(answer.body, status_code=answer.status)
 
@@ -104,17 +118,19 @@ def _stored_error(answer: StoredAnswer) -> JSONResponse:
 @router.post(
     "/chat",
     response_model=ChatResponse,
+    dependencies=[Depends(enforce_chat_rate_limit)],
     responses={409: {"description": "A turn is already running in this conversation"}},
 )
 async def chat(
     user_id: CurrentUser,
     principal: PrincipalDep,
     body: ChatRequest,
-    model: ChatModelDep,
+    http_request: Request,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Send a message; the assistant answers, using the task tools as needed."""
+    model = _model(http_request)
     prepared = await _prepare(user_id, principal, body, idempotency_key, settings)
     if isinstance(prepared, StoredAnswer):
         return _stored_error(prepared)
@@ -167,17 +183,19 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @router.post(
     "/chat/stream",
     response_class=StreamingResponse,
+    dependencies=[Depends(enforce_chat_rate_limit)],
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def chat_stream(
     user_id: CurrentUser,
     principal: PrincipalDep,
     body: ChatRequest,
-    model: ChatModelDep,
+    http_request: Request,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """The same turn as `/chat`, streamed as server-sent events."""
+    model = _model(http_request)
     prepared = await _prepare(user_id, principal, body, idempotency_key, settings)
     if isinstance(prepared, StoredAnswer):
         if prepared.status != 200:

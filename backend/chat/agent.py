@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Any
 
 from agents import Agent, Model
 from agents.mcp import MCPServer
-from fastapi import Depends, Request
 
 from backend.chat.models import build_model, configure_sdk
 from backend.config import get_settings
@@ -47,19 +46,17 @@ def build_agent(mcp_server: MCPServer, model: Model) -> Agent[ChatContext]:
     )
 
 
-async def get_chat_model(request: Request) -> Model:
-    """FastAPI dependency: the model for this turn.
+def chat_model(app: Any) -> Model:
+    """The model for one turn of `app`.
 
     Built per turn, inside the event loop that runs it (cheap: the provider's HTTP client is
     shared per loop). Tests put their own model, e.g. `agents.testing.ScriptedModel`, on
-    `app.state.chat_model`, which then serves every turn.
+    `app.state.chat_model`, which then serves every turn. Called by the routes after the request
+    is validated, so a rejected request never builds a model.
     """
-    injected = getattr(request.app.state, "chat_model", None)
+    injected = getattr(app.state, "chat_model", None)
     if injected is not None:
         return injected
     settings = get_settings()
     configure_sdk(settings)
     return build_model(settings)
-
-
-ChatModelDep = Annotated[Model, Depends(get_chat_model)]

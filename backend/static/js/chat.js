@@ -246,10 +246,9 @@ export class Chat {
   }
 
   retryLast() {
-    if (!this.lastMessage || this.busy) return;
-    // The failed turn stored nothing on the server; remove its bubbles and send it again.
-    for (const node of this.lastMessage.nodes) node.remove();
-    this.sendMessage(this.lastMessage.text);
+    // The failed message is back in the box (unless the person edited it): send that.
+    if (!this.input.value.trim() && this.lastMessage) this.input.value = this.lastMessage;
+    this.submit();
   }
 
   async sendMessage(text) {
@@ -262,15 +261,17 @@ export class Chat {
     this.append(user.node);
     this.append(reply.node);
     this.scrollToBottom();
-    this.lastMessage = { text, nodes: [user.node, reply.node] };
+    this.lastMessage = text;
     this.setBusy(true);
 
+    const previousConversation = this.conversationId;
     const body = { message: text };
     if (this.conversationId) body.conversation_id = this.conversationId;
     this.controller = new AbortController();
     let streamed = "";
     let finished = false;
     let changedTasks = false;
+    let toolsRan = false;
     const typing = () => reply.body.querySelector(".typing");
     try {
       for await (const event of this.api.stream(`${this.base}/chat/stream`, body, this.controller.signal)) {
@@ -282,6 +283,7 @@ export class Chat {
           streamed += event.text || "";
           reply.body.textContent = streamed;
         } else if (event.type === "tool_call") {
+          toolsRan = true;
           show(reply.tools, true);
           reply.tools.append(renderToolCall(event));
           if (!READ_ONLY_TOOLS.has(event.tool)) {
@@ -307,18 +309,33 @@ export class Chat {
     } catch (error) {
       if (error.name === "AbortError") return;
       typing()?.remove();
-      reply.node.classList.add("is-failed");
-      if (!reply.body.textContent) reply.body.textContent = "No reply.";
       if (error.status === 401) return; // the page is back at the sign-in form
+      if (toolsRan) {
+        // The server kept this turn (message and tool calls), so it stays on screen as is;
+        // sending it again would run the tools twice.
+        reply.node.classList.add("is-failed");
+        if (!reply.body.textContent) reply.body.textContent = "The reply was cut short.";
+        this.showError(error);
+        return;
+      }
+      // Nothing of the turn was stored: take the bubbles away and put the words back in the box,
+      // so Send (or Retry) sends exactly this again.
+      user.node.remove();
+      reply.node.remove();
+      // A new conversation whose first turn failed may not exist on the server.
+      this.conversationId = previousConversation;
+      this.markActive();
+      if (!this.messages.querySelector(".message")) show(this.emptyState, true);
+      if (!this.input.value) {
+        this.input.value = text;
+        this.autosize();
+      }
       if (error.status === 429) {
         this.waitBeforeSending(error.retryAfter);
-      } else if (error.status === 409) {
-        this.showError(error, { retry: true });
       } else {
-        this.showError(error, { retry: error.status === 0 || error.status >= 500 });
+        const retry = error.status === 0 || error.status === 409 || error.status >= 500;
+        this.showError(error, { retry });
       }
-      // Put the words back so nothing typed is lost (unless some tool already ran).
-      if (!changedTasks && !this.input.value) this.input.value = text;
     } finally {
       reply.node.classList.remove("is-streaming");
       this.controller = null;

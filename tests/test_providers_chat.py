@@ -1,0 +1,191 @@
+"""End to end with a real-model configuration: MODEL=<name>, OPENAI_BASE_URL=<loopback fake>.
+
+The chat routes run the real `openai` client against tests/fake_openai.py, and the agent calls the
+real `todo-agent mcp` process, so every tool call changes tasks in the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.config import Settings, get_settings
+from backend.main import create_app
+from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
+    chat,
+    chat_database_fixture,
+    conversations,
+    database_url_fixture,
+    headers_fixture,
+    mcp_process_fixture,
+    messages,
+    settings_fixture,
+    tasks,
+)
+from tests.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI.running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
+    fake_server.reset()
+    return fake_server
+
+
+@pytest.fixture
+def client(
+    settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The API configured for a named model at the fake provider."""
+    monkeypatch.setenv("MODEL", "fake-model")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("MODEL_TIMEOUT_SECONDS", "1")
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as test_client:
+        yield test_client
+
+
+def stream_events(client: TestClient, headers: dict, message: str, **body) -> list:
+    """The `data:` payloads of one streamed turn, `[DONE]` included as a string."""
+    with client.stream(
+        "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
+    ) as response:
+        assert response.status_code == 200, response.read()
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    return [
+        line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines
+    ]
+
+
+def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:
+    """One turn on either route, as the JSON body `/chat` would return."""
+    if not streaming:
+        response = chat(client, headers, message, body.get("conversation_id"))
+        assert response.status_code == 200, response.text
+        return response.json()
+    events = stream_events(client, headers, message, **body)
+    assert events[-1] == "[DONE]"
+    done = events[-2]
+    assert done["type"] == "done"
+    assert [e for e in events if isinstance(e, dict) and e["type"] == "tool_call"] == [
+        {"type": "tool_call", **call} for call in done["tool_calls"]
+    ]
+    deltas = "".join(e["text"] for e in events if isinstance(e, dict) and e["type"] == "delta")
+    assert deltas == done["response"]
+    return {key: done[key] for key in ("conversation_id", "response", "tool_calls")}
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
+def test_the_agent_calls_the_mcp_tools_through_the_real_client(
+    client, fake, headers, streaming
+):
+    body = turn(client, headers, "buy milk", streaming)
+
+    [call] = body["tool_calls"]
+    assert (call["tool"], call["parameters"]) == ("add_task", {"title": "buy milk"})
+    assert (call["result"]["status"], call["result"]["title"]) == ("created", "buy milk")
+    assert [task["title"] for task in tasks(client, headers)] == ["buy milk"]
+    assert body["response"].startswith("Done. The tool said:")
+    assert "buy milk" in body["response"]
+    # The model saw the MCP tools, then the result of its call.
+    offered = {tool["function"]["name"] for tool in fake.requests[0]["tools"]}
+    assert {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"} <= offered
+    assert fake.requests[0]["model"] == "fake-model"
+    assert fake.messages(1)[-1]["role"] == "tool"
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
+def test_a_later_turn_sees_earlier_tool_calls_from_the_database(
+    client, fake, headers, streaming
+):
+    first = turn(client, headers, "buy milk", streaming)
+    task_id = first["tool_calls"][0]["result"]["task_id"]
+    fake.script(tool_call("complete_task", {"task_id": task_id}), text("Marked 'buy milk' done."))
+
+    second = turn(
+        client, headers, "mark it done", streaming, conversation_id=first["conversation_id"]
+    )
+
+    assert second["conversation_id"] == first["conversation_id"]
+    assert [c["tool"] for c in second["tool_calls"]] == ["complete_task"]
+    assert second["response"] == "Marked 'buy milk' done."
+    assert tasks(client, headers)[0]["completed"] is True
+    # The first request of turn 2 replays turn 1 from the database, tool call and result included.
+    seen = fake.messages(2)
+    roles = [m["role"] for m in seen if m["role"] != "system"]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+    replayed_call = next(m for m in seen if m.get("tool_calls"))
+    assert replayed_call["tool_calls"][0]["function"]["name"] == "add_task"
+    assert "buy milk" in next(m for m in seen if m["role"] == "tool")["content"]
+
+
+PROVIDER_FAILURES = [
+    pytest.param(error(500), "The model provider returned an error", id="http-500"),
+    pytest.param(
+        error(429), "The model provider is rate limiting requests; try again shortly", id="429"
+    ),
+    pytest.param(
+        MALFORMED, "The model returned an answer the assistant could not use", id="malformed"
+    ),
+    pytest.param(Failure("hang", seconds=5), "The model did not answer in time", id="timeout"),
+]
+
+
+@pytest.mark.parametrize(("failure", "detail"), PROVIDER_FAILURES)
+def test_provider_failures_are_503_and_store_nothing(client, fake, headers, failure, detail):
+    fake.fail_with(failure)
+    response = chat(client, headers, "buy milk")
+    assert response.status_code == 503
+    assert response.json() == {"detail": detail}
+    assert conversations(client, headers) == []
+    assert tasks(client, headers) == []
+
+
+@pytest.mark.parametrize(("failure", "detail"), PROVIDER_FAILURES[:3])
+def test_provider_failures_end_a_stream_with_an_error_event(
+    client, fake, headers, failure, detail
+):
+    fake.fail_with(failure)
+    events = stream_events(client, headers, "buy milk")
+    assert events[-2:] == [{"type": "error", "status": 503, "detail": detail}, "[DONE]"]
+    assert conversations(client, headers) == []
+
+
+def test_a_provider_failure_after_a_tool_ran_keeps_what_the_tool_did(client, fake, headers):
+    # One error per attempt: the client retries once.
+    fake.script(tool_call("add_task", {"title": "eggs"}), error(500), error(500))
+    response = chat(client, headers, "add eggs")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The model provider returned an error"}
+
+    assert [task["title"] for task in tasks(client, headers)] == ["eggs"]
+    [conversation] = conversations(client, headers)
+    user, assistant = messages(client, headers, conversation["id"])
+    assert user["content"] == "add eggs"
+    assert [c["tool"] for c in assistant["tool_calls"]] == ["add_task"]
+
+
+def test_the_chat_routes_are_rate_limited_per_user(client, fake, headers, monkeypatch):
+    monkeypatch.setenv("CHAT_RATE_LIMIT", "2")
+    get_settings.cache_clear()
+    first = chat(client, headers, "buy milk")
+    second = chat(client, headers, "buy eggs", first.json()["conversation_id"])
+    assert (first.status_code, second.status_code) == (200, 200)
+    calls_so_far = len(fake.requests)
+
+    refused = chat(client, headers, "buy bread", first.json()["conversation_id"])
+    streamed = client.post("/api/alice/chat/stream", json={"message": "x"}, headers=headers)
+
+    for response in (refused, streamed):
+        assert response.status_code == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert len(fake.requests) == calls_so_far  # the model was not called
+    assert len(messages(client, headers, first.json()["conversation_id"])) == 4

@@ -1,0 +1,126 @@
+"""What the conversation so far says about tasks: which were added, listed or changed, in order.
+
+Rebuilt on every model call from the tool calls and outputs in the input (earlier turns replayed
+from the database, then the running turn), so "mark it done" and "the first one I added" find
+the task without anything kept in the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.chat.offline.results import TaskInfo, ToolResult
+from backend.chat.offline.transcript import Turn
+
+_ACTION_OF_TOOL = {
+    "add_task": "added",
+    "list_tasks": "listed",
+    "complete_task": "completed",
+    "delete_task": "deleted",
+    "update_task": "updated",
+}
+
+
+@dataclass
+class Group:
+    """Tasks one step of a turn was about: a batch of adds, one listing, a batch of completes."""
+
+    action: str
+    tasks: list[TaskInfo] = field(default_factory=list)
+
+
+@dataclass
+class Resolved:
+    tasks: list[TaskInfo] = field(default_factory=list)
+    problem: str = ""  # "none" (nothing to refer to) or "ambiguous" (the candidates are in tasks)
+
+
+class Memory:
+    def __init__(self) -> None:
+        self.groups: list[Group] = []
+        self.titles: dict[int, str] = {}
+        self.deleted: set[int] = set()
+        self._open_group: tuple[int, str] | None = None  # (turn number, tool) of the last group
+        self._turn = 0
+
+    @classmethod
+    def from_turns(cls, turns: list[Turn]) -> Memory:
+        memory = cls()
+        for turn in turns:
+            memory.start_turn()
+            for call in turn.calls:
+                if call.result is not None:
+                    memory.record(call.name, call.arguments, call.result)
+        return memory
+
+    def start_turn(self) -> None:
+        self._turn += 1
+        self._open_group = None
+
+    def break_group(self) -> None:
+        self._open_group = None
+
+    def record(self, tool: str, arguments: dict, result: ToolResult) -> None:
+        action = _ACTION_OF_TOOL.get(tool)
+        if action is None or not result.ok:
+            return
+        tasks = list(result.tasks)
+        if not tasks and action != "listed":
+            task_id = arguments.get("task_id")
+            if isinstance(task_id, int):
+                tasks = [TaskInfo(id=task_id, title=self.titles.get(task_id, ""))]
+        for task in tasks:
+            if task.title:
+                self.titles[task.id] = task.title
+            if action == "deleted":
+                self.deleted.add(task.id)
+            elif action == "added":
+                self.deleted.discard(task.id)
+        key = (self._turn, tool)
+        if action != "listed" and self._open_group == key and self.groups:
+            self.groups[-1].tasks.extend(tasks)
+        else:
+            self.groups.append(Group(action=action, tasks=tasks))
+        self._open_group = key if action != "listed" else None
+
+    # --- references ----------------------------------------------------------------------
+
+    def _live(self, tasks: list[TaskInfo]) -> list[TaskInfo]:
+        return [self.current(task) for task in tasks if task.id not in self.deleted]
+
+    def current(self, task: TaskInfo) -> TaskInfo:
+        title = self.titles.get(task.id, task.title)
+        return task if title == task.title else TaskInfo(task.id, title, task.completed)
+
+    def _last_group(self) -> list[TaskInfo]:
+        for group in reversed(self.groups):
+            live = self._live(group.tasks)
+            if live:
+                return live
+        return []
+
+    def _added(self) -> list[TaskInfo]:
+        return [task for group in self.groups if group.action == "added" for task in group.tasks]
+
+    def resolve(self, ref: str) -> Resolved:
+        if ref == "it":
+            tasks = self._last_group()
+            if len(tasks) == 1:
+                return Resolved(tasks)
+            return Resolved(tasks, problem="ambiguous" if tasks else "none")
+        if ref == "them":
+            tasks = self._last_group()
+            return Resolved(tasks, problem="" if tasks else "none")
+        if ref in ("first_added", "last_added"):
+            added = self._live(self._added())
+            if not added:
+                return Resolved(problem="none")
+            return Resolved([added[0] if ref == "first_added" else added[-1]])
+        if ref.startswith("ordinal:"):
+            tasks = self._last_group()
+            index = int(ref.split(":", 1)[1])
+            position = index - 1 if index > 0 else len(tasks) + index
+            if 0 <= position < len(tasks):
+                return Resolved([tasks[position]])
+            return Resolved(tasks, problem="ambiguous" if tasks else "none")
+        return Resolved(problem="none")

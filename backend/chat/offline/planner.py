@@ -1,0 +1,339 @@
+"""Deciding the next step of a turn: more tool calls, or the final reply.
+
+The plan for a message is ordinary code that calls tools and reads their results. It runs from
+the start on every model call, and the calls the turn already made are answered from their
+recorded outputs, in order; the first call with no output yet stops the run, and that call (with
+any others of the same batch) is what the model asks for next. Once every call has its output
+the plan finishes and its text is the reply. So each step is a pure function of the input items:
+no state between calls, and one model object can serve any number of conversations at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.chat.offline import replies
+from backend.chat.offline.intents import Intent, Target, parse_message
+from backend.chat.offline.matching import match_tasks
+from backend.chat.offline.memory import Memory
+from backend.chat.offline.results import TaskInfo, ToolResult
+from backend.chat.offline.transcript import CallRecord, Transcript
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Step:
+    """What the model answers: tool calls to run, or (when there are none) the reply."""
+
+    calls: list[ToolRequest] = field(default_factory=list)
+    reply: str = ""
+
+
+class _NeedCalls(Exception):  # noqa: N818  (control flow, not an error)
+    def __init__(self, calls: list[ToolRequest]) -> None:
+        self.calls = calls
+
+
+class _Diverged(Exception):  # noqa: N818
+    """The turn's recorded calls are not the ones this plan makes (another model made them)."""
+
+
+class ToolSession:
+    """Tool calls answered from the turn's recorded outputs; a missing one ends this step."""
+
+    def __init__(self, recorded: list[CallRecord], memory: Memory) -> None:
+        self._recorded = recorded
+        self._position = 0
+        self._memory = memory
+
+    def run(self, requests: list[ToolRequest]) -> list[ToolResult]:
+        if not requests:
+            return []
+        done = self._recorded[self._position : self._position + len(requests)]
+        if not done:
+            raise _NeedCalls(requests)
+        if len(done) < len(requests) or any(
+            record.name != request.name or record.result is None
+            for record, request in zip(done, requests, strict=False)
+        ):
+            raise _Diverged
+        self._position += len(requests)
+        results = [record.result for record in done]
+        for request, result in zip(requests, results, strict=True):
+            self._memory.record(request.name, request.arguments, result)  # type: ignore[arg-type]
+        self._memory.break_group()
+        return results  # type: ignore[return-value]
+
+    def one(self, name: str, **arguments: Any) -> ToolResult:
+        return self.run([ToolRequest(name, arguments)])[0]
+
+    def list_tasks(self, status: str = "all") -> ToolResult:
+        return self.one("list_tasks", status=status)
+
+
+# --- finding the tasks an action is about ----------------------------------------------------
+
+
+@dataclass
+class Found:
+    tasks: list[TaskInfo] = field(default_factory=list)
+    message: str = ""  # set when there is nothing to act on: why, in words for the person
+
+
+_VERB_EXAMPLE = {"complete": "complete", "delete": "delete", "update": "rename", "reopen": "reopen"}
+
+
+def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
+    target = intent.target or Target()
+    verb = _VERB_EXAMPLE.get(intent.kind, intent.kind)
+    if target.ids:
+        return Found([TaskInfo(id=i, title=memory.titles.get(i, "")) for i in target.ids])
+    if target.ref:
+        resolved = memory.resolve(target.ref)
+        if resolved.problem == "none":
+            return Found(message=replies.NO_REFERENCE)
+        if resolved.problem == "ambiguous":
+            return Found(message=replies.ambiguous("", resolved.tasks, verb))
+        return Found(resolved.tasks)
+    if target.every:
+        listed = session.list_tasks(target.every)
+        if not listed.ok:
+            return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+        return Found(list(listed.tasks))
+    listed = session.list_tasks("all")
+    if not listed.ok:
+        return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+    return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found:
+    match = match_tasks(name, tasks)
+    if match.unique:
+        return Found([match.unique])
+    if match.found and kind == "complete":
+        # Finishing "buy milk" when an old "Buy milk" is already done means the open one.
+        still_open = [task for task in match.found if not task.completed]
+        if len(still_open) == 1:
+            return Found(still_open)
+    if match.found:
+        return Found(message=replies.ambiguous(name, list(match.found), verb))
+    # "the milk and bread tasks": each part on its own.
+    parts = [part for part in _split_name(name) if part]
+    if len(parts) > 1:
+        found: list[TaskInfo] = []
+        for part in parts:
+            part_match = match_tasks(part, tasks)
+            if not part_match.unique:
+                break
+            found.append(part_match.unique)
+        else:
+            return Found(list(dict.fromkeys(found)))
+    return Found(message=replies.no_match(name, tasks))
+
+
+def _split_name(name: str) -> list[str]:
+    import re
+
+    return [part.strip() for part in re.split(r"\s*,\s*|\s+and\s+|\s*&\s*", name)]
+
+
+# --- the intents ------------------------------------------------------------------------------
+
+
+def _add(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    requests = []
+    for task in intent.tasks:
+        arguments: dict[str, Any] = {"title": task.title}
+        if task.description:
+            arguments["description"] = task.description
+        requests.append(ToolRequest("add_task", arguments))
+    results = session.run(requests)
+    added, failed = [], []
+    for task, result in zip(intent.tasks, results, strict=True):
+        if result.ok:
+            info = result.tasks[0] if result.tasks else TaskInfo(id=0, title=task.title)
+            added.append(TaskInfo(info.id, info.title or task.title))
+        else:
+            failed.append(f'I couldn\'t add "{task.title}": {replies.error_text(result.error)}.')
+    parts = []
+    if len(added) == 1:
+        note = ""
+        if intent.tasks[0].description and len(intent.tasks) == 1:
+            note = f' with the note "{intent.tasks[0].description}"'
+        parts.append(f"Added {replies.quoted(added[0])}{note} to your list.")
+    elif added:
+        parts.append(f"Added {len(added)} tasks: {replies.names(added)}.")
+    return " ".join(parts + failed)
+
+
+def _list(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    result = session.list_tasks(intent.status)
+    if not result.ok:
+        return f"I couldn't read your list: {replies.error_text(result.error)}."
+    return replies.task_list(list(result.tasks), intent.status)
+
+
+def _act_on_each(
+    session: ToolSession, tool: str, tasks: list[TaskInfo]
+) -> tuple[list[TaskInfo], list[str]]:
+    results = session.run([ToolRequest(tool, {"task_id": task.id}) for task in tasks])
+    done, failed = [], []
+    for task, result in zip(tasks, results, strict=True):
+        if result.ok:
+            info = result.tasks[0] if result.tasks else task
+            done.append(TaskInfo(task.id, info.title or task.title))
+        else:
+            label = replies.quoted(task) if task.title else f"task #{task.id}"
+            failed.append(f"I couldn't {_VERB_EXAMPLE.get(tool.split('_')[0], 'change')} {label}: "
+                          f"{replies.error_text(result.error)}.")
+    return done, failed
+
+
+def _complete(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    found = _find(intent, session, memory)
+    if found.message:
+        return found.message
+    target = intent.target or Target()
+    already = [task for task in found.tasks if task.completed]
+    todo = [task for task in found.tasks if not task.completed]
+    if not found.tasks:
+        return {
+            "completed": "You have no completed tasks.",
+        }.get(target.every, "There's nothing to complete: your list is empty.")
+    if not todo:
+        if target.every:
+            return "Everything is already done. Nice work!"
+        return f"{replies.names(already)} {'was' if len(already) == 1 else 'were'} already done."
+    done, failed = _act_on_each(session, "complete_task", todo)
+    parts = []
+    if len(done) == 1:
+        parts.append(f"Nice work! Marked {replies.quoted(done[0])} as done.")
+    elif done:
+        parts.append(f"Nice work! Marked {len(done)} tasks as done: {replies.names(done)}.")
+    if already and not target.every:
+        parts.append(f"{replies.names(already)} {'was' if len(already) == 1 else 'were'} "
+                     "already done.")
+    return " ".join(parts + failed)
+
+
+def _delete(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    found = _find(intent, session, memory)
+    if found.message:
+        return found.message
+    target = intent.target or Target()
+    if not found.tasks:
+        return {
+            "completed": "There are no completed tasks to delete.",
+            "pending": "There are no pending tasks to delete.",
+        }.get(target.every, "There's nothing to delete: your list is empty.")
+    done, failed = _act_on_each(session, "delete_task", found.tasks)
+    parts = []
+    if len(done) == 1:
+        parts.append(f"Deleted {replies.quoted(done[0])}.")
+    elif done:
+        parts.append(f"Deleted {len(done)} tasks: {replies.names(done)}.")
+    return " ".join(parts + failed)
+
+
+def _update(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    found = _find(intent, session, memory)
+    if found.message:
+        return found.message
+    if len(found.tasks) != 1:
+        return replies.ambiguous("", found.tasks, "rename") if found.tasks else (
+            replies.NO_REFERENCE
+        )
+    task = found.tasks[0]
+    arguments: dict[str, Any] = {"task_id": task.id}
+    if intent.title is not None:
+        arguments["title"] = intent.title
+    if intent.description is not None:
+        arguments["description"] = intent.description
+    result = session.one("update_task", **arguments)
+    label = replies.quoted(task) if task.title else f"task #{task.id}"
+    if not result.ok:
+        return f"I couldn't update {label}: {replies.error_text(result.error)}."
+    new_title = (result.tasks[0].title if result.tasks else "") or intent.title or task.title
+    if intent.title is not None:
+        old = f'"{task.title}" ' if task.title and task.title != new_title else ""
+        text = f'Renamed {old}#{task.id} to "{new_title}".'
+        if intent.description is not None:
+            text += " Its description is updated too."
+        return text
+    updated = replies.quoted(TaskInfo(task.id, new_title))
+    if intent.description:
+        return f'Updated the description of {updated} to "{intent.description}".'
+    return f"Cleared the description of {updated}."
+
+
+def _reopen(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    return replies.REOPEN
+
+
+def _unknown(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    from backend.chat.offline.intents import parse_add_body
+    from backend.chat.offline.words import TODO_VERBS, words
+
+    first = words(intent.text)[:1]
+    if first and first[0] in TODO_VERBS and len(intent.text) <= 120:
+        tasks = parse_add_body(intent.text)
+        if tasks:
+            title = tasks[0].title
+            return (f'Did you want me to add "{title}" to your list? Say "add {intent.text}" '
+                    "and I will.")
+    return replies.UNKNOWN
+
+
+_HANDLERS: dict[str, Callable[[Intent, ToolSession, Memory], str]] = {
+    "add": _add,
+    "list": _list,
+    "complete": _complete,
+    "delete": _delete,
+    "update": _update,
+    "reopen": _reopen,
+    "unknown": _unknown,
+}
+_CHAT_REPLIES = {
+    "greet": replies.GREETING,
+    "thanks": replies.THANKS,
+    "help": replies.HELP,
+    "bye": replies.BYE,
+}
+
+
+def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
+    acts = [intent for intent in intents if intent.kind not in _CHAT_REPLIES]
+    if not acts:
+        # Small talk only: answer the most useful of it (help beats a greeting).
+        kinds = [intent.kind for intent in intents]
+        for kind in ("help", "greet", "bye", "thanks"):
+            if kind in kinds:
+                return _CHAT_REPLIES[kind]
+        return replies.UNKNOWN
+    texts = [_HANDLERS[intent.kind](intent, session, memory) for intent in acts]
+    if intents[0].kind == "greet":
+        texts.insert(0, "Hi!")
+    if intents[-1].kind == "thanks" and len(intents) > 1:
+        texts.append("You're welcome!")
+    separator = "\n" if any("\n" in text for text in texts) else " "
+    return separator.join(text for text in texts if text)
+
+
+def next_step(transcript: Transcript) -> Step:
+    memory = Memory.from_turns(transcript.earlier)
+    memory.start_turn()
+    session = ToolSession(transcript.current.calls, memory)
+    intents = parse_message(transcript.current.user_text)
+    try:
+        return Step(reply=_run(intents, session, memory))
+    except _NeedCalls as need:
+        return Step(calls=need.calls)
+    except _Diverged:
+        return Step(reply="Done. (I lost track of some of the steps, so please check your list.)")

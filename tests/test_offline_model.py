@@ -1,0 +1,94 @@
+"""The offline model in the real Agents SDK loop, with in-memory tools shaped like the MCP ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from agents import ModelSettings
+from agents.models.interface import ModelTracing
+
+from backend.chat.offline import OfflineModel
+from tests.eval.harness import Conversation
+
+
+@pytest.fixture(params=[False, True], ids=["run", "streamed"])
+def chat(request: pytest.FixtureRequest) -> Conversation:
+    return Conversation(streamed=request.param)
+
+
+async def test_add_then_list_then_complete_by_name(chat: Conversation) -> None:
+    reply = await chat.say("add buy milk")
+    assert reply == 'Added "Buy milk" (#1) to your list.'
+    reply = await chat.say("what's left?")
+    assert "#1 Buy milk" in reply
+    reply = await chat.say("I finished buying milk")
+    assert '"Buy milk" (#1)' in reply and "done" in reply
+    assert chat.store.snapshot() == [{"title": "Buy milk", "completed": True}]
+    # Completing by name looks the task up first, then acts on its id.
+    assert [name for name, _ in chat.store.calls] == [
+        "add_task", "list_tasks", "list_tasks", "complete_task"
+    ]
+
+
+async def test_a_reference_to_an_earlier_turn_uses_its_tool_results(chat: Conversation) -> None:
+    chat.store.seed(["Water the plants"])
+    await chat.say("add call the plumber")
+    reply = await chat.say("actually mark it done")
+    assert '"Call the plumber" (#2)' in reply
+    assert chat.store.snapshot() == [
+        {"title": "Water the plants", "completed": False},
+        {"title": "Call the plumber", "completed": True},
+    ]
+
+
+async def test_small_talk_touches_no_task(chat: Conversation) -> None:
+    for message in ("hi", "what can you do?", "thanks!"):
+        await chat.say(message)
+    assert chat.store.calls == []
+    assert "rule-based" in chat.replies[1] and "OPENAI_API_KEY" in chat.replies[1]
+
+
+async def _ask(model: OfflineModel, items: list) -> list:
+    response = await model.get_response(
+        None, items, ModelSettings(), [], None, [], ModelTracing.DISABLED,
+        previous_response_id=None, conversation_id=None, prompt=None,
+    )
+    return response.output
+
+
+async def test_the_same_input_gives_the_same_answer_and_one_model_serves_many_chats() -> None:
+    model = OfflineModel()
+    first = [{"role": "user", "content": "add eggs and bread"}]
+    other = [{"role": "user", "content": "show my tasks"}]
+    answers = await asyncio.gather(*[_ask(model, first if i % 2 else other) for i in range(20)])
+    dumps = {json.dumps([item.model_dump() for item in answer]) for answer in answers}
+    assert len(dumps) == 2
+    calls = await _ask(model, first)
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("add_task", {"title": "Eggs"}), ("add_task", {"title": "Bread"})
+    ]
+
+
+async def test_call_ids_never_repeat_within_a_conversation() -> None:
+    chat = Conversation()
+    for message in ("add milk", "add milk", "complete task 1", "complete task 1"):
+        await chat.say(message)
+    call_ids = [item["call_id"] for item in chat.history if item.get("type") == "function_call"]
+    assert len(call_ids) == 4 and len(set(call_ids)) == 4
+
+
+async def test_streaming_yields_the_reply_in_word_deltas() -> None:
+    model = OfflineModel()
+    events = [
+        event
+        async for event in model.stream_response(
+            None, [{"role": "user", "content": "hello"}], ModelSettings(), [], None, [],
+            ModelTracing.DISABLED, previous_response_id=None, conversation_id=None, prompt=None,
+        )
+    ]
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert len(deltas) > 3
+    assert events[-1].type == "response.completed"
+    assert "".join(deltas) == events[-1].response.output[0].content[0].text

@@ -1,0 +1,234 @@
+"""POST /api/{user_id}/chat/stream: the same turn as /chat, as server-sent events."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import httpx2
+import openai
+import pytest
+import uvicorn
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+
+from backend.main import create_app
+from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
+    chat,
+    chat_database_fixture,
+    conversations,
+    database_url_fixture,
+    headers_fixture,
+    mcp_process_fixture,
+    messages,
+    model_fixture,
+    settings_fixture,
+    tasks,
+)
+from tests.servers import free_port
+
+ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
+
+
+def stream(client, headers, message, conversation_id=None, key=None) -> tuple[int, list]:
+    """The status and the `data:` payloads of one streamed turn (`[DONE]` kept as a string)."""
+    body = {"message": message}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
+    extra = {"Idempotency-Key": key} if key else {}
+    with client.stream(
+        "POST", "/api/alice/chat/stream", json=body, headers={**headers, **extra}
+    ) as response:
+        if response.status_code != 200:
+            response.read()
+            return response.status_code, [response.json()]
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = []
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = line[len("data: ") :]
+                events.append(data if data == "[DONE]" else json.loads(data))
+            else:
+                assert line == "", line  # nothing but data lines and blank separators
+        return 200, events
+
+
+def test_a_streamed_turn_sends_start_tool_calls_deltas_done_then_DONE(client, model, headers):
+    model.extend([[ADD_MILK], [assistant_message("Added 'Buy milk'.")]])
+    status, events = stream(client, headers, "add buy milk")
+    assert status == 200
+    start, tool_call, *deltas, done, end = events
+    conversation_id = start["conversation_id"]
+    assert start == {"type": "start", "conversation_id": conversation_id}
+    task_id = tool_call["result"]["task_id"]
+    assert tool_call == {
+        "type": "tool_call",
+        "tool": "add_task",
+        "parameters": {"title": "Buy milk"},
+        "result": {"task_id": task_id, "status": "created", "title": "Buy milk"},
+    }
+    assert deltas and all(delta["type"] == "delta" for delta in deltas)
+    assert "".join(delta["text"] for delta in deltas) == "Added 'Buy milk'."
+    assert done == {
+        "type": "done",
+        "conversation_id": conversation_id,
+        "response": "Added 'Buy milk'.",
+        "tool_calls": [{key: tool_call[key] for key in ("tool", "parameters", "result")}],
+    }
+    assert end == "[DONE]"
+    assert model.last_call.streamed
+
+
+def test_a_streamed_turn_is_stored_exactly_like_a_plain_one(client, model, headers):
+    model.extend(
+        [[ADD_MILK], [assistant_message("Added.")], [ADD_MILK], [assistant_message("Added.")]]
+    )
+    _, events = stream(client, headers, "add buy milk")
+    plain = chat(client, headers, "add buy milk").json()
+    streamed_id, plain_id = events[0]["conversation_id"], plain["conversation_id"]
+
+    def shape(conversation_id: int) -> list:
+        return [
+            (m["role"], m["content"], [(c["tool"], c["parameters"]) for c in m["tool_calls"]])
+            for m in messages(client, headers, conversation_id)
+        ]
+
+    assert shape(streamed_id) == shape(plain_id)
+    assert events[-2]["tool_calls"][0]["result"]["status"] == "created"
+    # And the next turn of the streamed conversation replays its tool call.
+    model.extend([[assistant_message("Yes.")]])
+    stream(client, headers, "did it work?", streamed_id)
+    assert [item.get("type") for item in model.last_call.input[1:3]] == [
+        "function_call",
+        "function_call_output",
+    ]
+
+
+def _request() -> httpx2.Request:
+    return httpx2.Request("POST", "http://model.invalid/v1/chat/completions")
+
+
+def test_a_failure_after_the_stream_began_is_an_error_event_and_stores_nothing(
+    client, model, headers
+):
+    model.extend([openai.APIConnectionError(request=_request())])
+    status, events = stream(client, headers, "add buy milk")
+    assert status == 200
+    assert [event if event == "[DONE]" else event["type"] for event in events] == [
+        "start",
+        "error",
+        "[DONE]",
+    ]
+    assert events[1] == {
+        "type": "error",
+        "status": 503,
+        "detail": "The model provider could not be reached",
+    }
+    assert conversations(client, headers) == []
+
+
+def test_a_failure_after_a_tool_keeps_the_tool_call_in_history(client, model, headers):
+    model.extend([[ADD_MILK], openai.APITimeoutError(request=_request())])
+    _, events = stream(client, headers, "add buy milk")
+    assert [event if event == "[DONE]" else event["type"] for event in events] == [
+        "start",
+        "tool_call",
+        "error",
+        "[DONE]",
+    ]
+    user, assistant = messages(client, headers, events[0]["conversation_id"])
+    assert user["content"] == "add buy milk"
+    assert [call["tool"] for call in assistant["tool_calls"]] == ["add_task"]
+    assert [task["title"] for task in tasks(client, headers)] == ["Buy milk"]
+
+
+def test_errors_known_before_streaming_are_plain_json(client, model, headers, auth_headers):
+    status, [body] = stream(client, headers, "   ")
+    assert status == 422
+    status, [body] = stream(client, headers, "hello", conversation_id=987_654)
+    assert (status, body) == (404, {"detail": "Conversation not found"})
+    response = client.post("/api/alice/chat/stream", json={"message": "hi"})
+    assert response.status_code == 401
+    response = client.post(
+        "/api/alice/chat/stream", json={"message": "hi"}, headers=auth_headers("bob")
+    )
+    assert response.status_code == 403
+
+
+def test_a_streamed_retry_with_the_same_key_replays_the_first_answer(client, model, headers):
+    model.extend([[ADD_MILK], [assistant_message("Added 'Buy milk'.")]])
+    first = chat(client, headers, "add buy milk", key="stream-1").json()
+    status, events = stream(client, headers, "add buy milk", key="stream-1")
+    assert status == 200
+    assert events[0] == {"type": "start", "conversation_id": first["conversation_id"]}
+    assert events[1] == {"type": "tool_call", **first["tool_calls"][0]}
+    assert events[-2] == {"type": "done", **first}
+    assert len(tasks(client, headers)) == 1  # the tool did not run again
+
+
+# --- a client that goes away -----------------------------------------------------------------
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a real loopback HTTP server in a thread, so a client can really disconnect."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def _slow_reply(_call) -> list:
+    import asyncio
+
+    await asyncio.sleep(0.3)  # the client is gone by now
+    return [assistant_message("Added 'Buy milk'.")]
+
+
+@pytest.mark.parametrize("disconnect_after", ["start", "tool_call"])
+def test_a_client_that_disconnects_mid_stream_leaves_a_consistent_history(
+    settings, headers, disconnect_after
+):
+    app = create_app(settings)
+    app.state.chat_model = ScriptedModel([[ADD_MILK], ModelStep.respond(_slow_reply)])
+    with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        with client.stream(
+            "POST", "/api/alice/chat/stream", json={"message": "add buy milk"}, headers=headers
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and json.loads(line[6:])["type"] == disconnect_after:
+                    conversation_id = json.loads(line[6:]).get("conversation_id")
+                    break
+        # Gone. The turn still finishes and is stored as a whole.
+        deadline = time.monotonic() + 10
+        while True:
+            listed = client.get("/api/alice/conversations", headers=headers).json()["items"]
+            if listed and listed[0]["message_count"] == 2:
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.05)
+        conversation_id = listed[0]["id"]
+        stored = client.get(
+            f"/api/alice/conversations/{conversation_id}/messages", headers=headers
+        ).json()
+        task_titles = [t["title"] for t in client.get("/api/alice/tasks", headers=headers).json()]
+    assert [(m["role"], m["content"]) for m in stored] == [
+        ("user", "add buy milk"),
+        ("assistant", "Added 'Buy milk'."),
+    ]
+    assert [call["tool"] for call in stored[1]["tool_calls"]] == ["add_task"]
+    assert task_titles == ["Buy milk"]

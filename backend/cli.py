@@ -47,10 +47,12 @@ def _token(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from backend.chat.models import check_model_settings
     from backend.logs import configure_logging
 
     settings = get_settings()
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
+    check_model_settings(settings)  # and on a model named with no way to reach it
     configure_logging(settings.log_level)
     uvicorn.run(
         "backend.main:create_app",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -285,3 +286,18 @@ def test_fake_runs_standalone() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_api_refuses_to_start_with_an_unreachable_model_configuration(tmp_path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}
+    }
+    env.update(MODEL="gpt-4.1", TODO_AGENT_DATA_DIR=str(tmp_path), BETTER_AUTH_SECRET="x" * 40)
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "api", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "MODEL=gpt-4.1 needs OPENAI_API_KEY" in result.stderr

@@ -62,6 +62,8 @@ def test_stream_events_render_tool_calls_and_text_literally(page: Page, stack, s
     answer = sse(
         {"type": "start", "conversation_id": 7},
         {"type": "tool_call", "tool": "add_task", "parameters": {"title": MARKUP}, "result": task},
+        {"type": "tool_call", "tool": "complete_task", "parameters": {"task_id": 99},
+         "result": {"error": "Task 99 not found"}},
         {"type": "delta", "text": "Added "},
         {"type": "delta", "text": f"{MARKUP} **to** your list."},
         {"type": "done", "conversation_id": 7, "response": f"Added {MARKUP} **to** your list.",
@@ -73,7 +75,9 @@ def test_stream_events_render_tool_calls_and_text_literally(page: Page, stack, s
     send(page, "add the tricky one")
     reply = page.locator(".message-assistant").last
     expect(reply.locator(".message-text")).to_have_text(f"Added {MARKUP} **to** your list.")
-    call = reply.locator(".tool-call")
+    call = reply.locator(".tool-call").first
+    expect(reply.locator(".tool-call.is-error .tool-result")).to_have_text(
+        "error: Task 99 not found")
     expect(call.locator(".tool-name")).to_have_text("add_task")
     expect(call.locator(".tool-args")).to_have_text(f'title: "{MARKUP}"')
     expect(call.locator(".tool-result")).to_have_text(f'#{created["id"]} "{MARKUP}"')

@@ -28,32 +28,30 @@ function describeTask(task) {
   return `#${task.id} "${shorten(String(task.title), 40)}"${task.completed ? " (done)" : ""}`;
 }
 
-/** A one-line summary of a tool result: a task, a count of tasks, or an error. */
+/**
+ * A one-line summary of a tool result. The MCP tools answer a change as
+ * {task_id, status, title}, a listing as {tasks, count}, and a failure as {error}.
+ */
 export function formatResult(result) {
   if (result === null || result === undefined) return "no result";
   if (typeof result === "string") return shorten(result, 80);
-  if (Array.isArray(result)) {
-    return result.length === 1 ? "1 task" : `${result.length} tasks`;
-  }
+  if (Array.isArray(result)) return result.length === 1 ? "1 task" : `${result.length} tasks`;
   if (typeof result === "object") {
-    if (result.error || result.is_error) {
-      return `error: ${shorten(String(result.error || result.message || result.detail || "failed"), 70)}`;
-    }
+    if (result.error) return `error: ${shorten(String(result.error), 70)}`;
     const keys = Object.keys(result);
     if (keys.length === 1 && keys[0] === "result") return formatResult(result.result);
     if (Array.isArray(result.tasks)) return formatResult(result.tasks);
-    if (result.id !== undefined && result.title !== undefined) {
-      return describeTask(result);
+    if (result.task_id !== undefined && result.status) {
+      const title = result.title === undefined ? "" : ` "${shorten(String(result.title), 40)}"`;
+      return `${result.status} #${result.task_id}${title}`;
     }
-    if (result.deleted !== undefined || result.status) {
-      return shorten(JSON.stringify(result), 80);
-    }
+    if (result.id !== undefined && result.title !== undefined) return describeTask(result);
   }
   return shorten(JSON.stringify(result), 80);
 }
 
 function isError(result) {
-  return Boolean(result && typeof result === "object" && (result.error || result.is_error));
+  return Boolean(result && typeof result === "object" && result.error);
 }
 
 function renderToolCall(call) {

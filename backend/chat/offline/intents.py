@@ -292,8 +292,7 @@ def _split_items(body: str, *, strict: bool) -> list[str]:
     """Cut an add's body into task titles (see the module docstring for the rule)."""
     if not body:
         return []
-    lowered = body.lower()
-    if lowered in _BINOMIALS:
+    if body.lower() in _BINOMIALS:  # "salt and pepper" alone; in a longer list, items split
         return [body]
     pieces: list[str] = []
     separators: list[str] = []
@@ -311,10 +310,7 @@ def _split_items(body: str, *, strict: bool) -> list[str]:
             items.append(piece)
             continue
         joined = items[-1] + separators[index - 1] + piece
-        keep_together = (
-            _starts_with_verb(items[-1]) and not _starts_with_verb(piece)
-        ) or any(pair in joined.lower() for pair in _BINOMIALS)
-        if keep_together:
+        if _starts_with_verb(items[-1]) and not _starts_with_verb(piece):
             items[-1] = joined
         else:
             items.append(piece)
@@ -373,13 +369,12 @@ def parse_add_body(body: str, *, count: int | None = None) -> tuple[NewTask, ...
 
 
 _ADD_COUNTED = re.compile(
-    r"^(?:add|create|make|put|insert|new|i have|i've got|here are)\s+(?:these\s+|the following\s+|"
+    r"^(?:add|create|make|put|insert|new|i have|i've got|here are)\s+"
+    r"(?:(?:these|the following)(?:\s+(?:tasks|todos|to-dos|items|things|reminders))?|"
     r"(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|"
-    r"a couple|couple of|a few|some|several)\s+(?:more\s+)?(?:new\s+)?)"
-    r"(?:tasks|todos|to-dos|items|things|reminders)?\s*(?:to (?:my |the )?list\s*)?"
-    r"(?:[:\-]|to add:?)?\s+(?P<body>.+)$|"
-    r"^(?:add|create|put|insert|new)\s+(?:(?:more|new|multiple|several)\s+)?"
-    r"(?:tasks|todos|to-dos|items)\s*[:\-]\s*(?P<body2>.+)$",
+    r"a couple|couple of|a few|some|several|more|new|multiple)\s+(?:more\s+)?(?:new\s+)?"
+    r"(?:tasks|todos|to-dos|items|things|reminders)|(?:tasks|todos|to-dos|items))"
+    r"\s*(?:to (?:my |the )?list\s*)?(?:[:\-]|to add:?)?\s*(?P<body>\S.*)$",
     I,
 )
 _ADD_PATTERNS = (
@@ -388,7 +383,8 @@ _ADD_PATTERNS = (
         r"(?:make|set|set up|create)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|"
         r"note|item)(?:\s+(?:to|for|called|named|that says|saying|about))?|"
         r"(?:jot|note|write|put|take)\s+down|"
-        r"(?:todo|to-do|to do|task|reminder|note to self|memo|new)\s*:)\s*:?\s*(?P<body>.+)$",
+        r"(?:todo|to-do|to do|task|reminder|note to self|memo|new)\s*:)(?![a-z])\s*:?\s*"
+        r"(?P<body>.+)$",
         I,
     ),
     re.compile(
@@ -424,7 +420,7 @@ def _parse_add(text: str) -> Intent | None:
     if match := _ADD_COUNTED.match(text):
         raw = (match.groupdict().get("n") or "").lower()
         count = int(raw) if raw.isdigit() else _NUMBERS.get(raw) or None
-        body = match.group("body") or match.group("body2")
+        body = match.group("body")
         tasks = parse_add_body(body, count=count or 0)
         if tasks:
             return Intent("add", text=text, tasks=tasks)
@@ -539,6 +535,8 @@ def _parse_list(text: str) -> Intent | None:
         if index == 0:
             rest = (match.group("rest") or "").strip()
             verb = text.split()[0].lower()
+            if re.match(r"^get\s+rid\b", text, I):
+                return None
             # "get milk", "check the oil", "open the window" are tasks, not list requests.
             if verb in {"get", "check", "open", "read", "review", "give", "tell", "load",
                         "fetch", "refresh", "see", "print", "output", "dump", "recap"}:
@@ -573,7 +571,7 @@ _MARK = re.compile(
     + _DONE_WORDS + r")$",
     I,
 )
-_MARK_OFF = re.compile(r"^mark\s+(?:off\s+)?(?P<t>.+?)(?:\s+off)?$", I)
+_MARK_OFF = re.compile(r"^mark\s+(?:off\s+(?P<t>.+?)|(?P<t2>.+?)\s+off)$", I)
 _COMPLETE_VERB = re.compile(
     r"^(?P<v>complete|finish|close|tick off|check off|cross off|strike off|tick|check|finalize|"
     r"finalise|resolve|wrap up|knock out|knock off|accomplish)\s+(?P<t>.+?)(?:\s+off)?$",
@@ -639,8 +637,8 @@ def _parse_complete(text: str, *, strict: bool) -> Intent | None:
         if target and (not weak or target.explicit or _has_marker(match.group("t"))
                        or (not strict and match.group("v").lower() in {"finish", "tick"})):
             return Intent("complete", text=text, target=target)
-    if text.lower().startswith("mark ") and (match := _MARK_OFF.match(text)):
-        target = parse_target(match.group("t"))
+    if match := _MARK_OFF.match(text):
+        target = parse_target(match.group("t") or match.group("t2"))
         if target:
             return Intent("complete", text=text, target=target)
     if match := _I_DID.match(text):
@@ -856,6 +854,8 @@ def _parse_chat(text: str) -> Intent | None:
 
 
 def _parse_clause(clause: str, *, strict: bool = False, allow_add: bool = True) -> Intent | None:
+    if intent := _parse_chat(clause):  # before cleaning: "thanks a lot" is all filler
+        return intent
     text = _clean(clause)
     if not text:
         return None
@@ -907,18 +907,27 @@ def _fix_typos(text: str) -> str:
     return result
 
 
+def _vaguer(original: Intent | None, repaired: Intent) -> bool:
+    """Whether the reading with fixed typos is better than the reading as typed."""
+    if original is None:
+        return True
+    if original.kind in ("add", "unknown"):
+        return repaired.kind in ACTIONS
+    if original.target is not None and not original.target.explicit:
+        # "complete taks 2" read as a task named "taks 2" vs task 2.
+        return repaired.target is not None and repaired.target.explicit
+    return False
+
+
 def parse_clause(clause: str, *, strict: bool = False) -> Intent | None:
     intent = _parse_clause(clause, strict=strict)
-    if intent is not None and (intent.kind != "add" or strict):
+    if intent is not None and intent.kind not in ("add", "complete", "delete", "update"):
         return intent
     fixed = _fix_typos(clause)
     if fixed != _clean(clause):
         repaired = _parse_clause(fixed, strict=strict)
-        # A fixed typo wins over reading the whole clause as a new task ("delte task 3" is not
-        # a task called "Delte task 3"), and an add stays an add.
-        if repaired is not None and (intent is None or repaired.kind != "add"):
-            if intent is None or repaired.kind in ACTIONS:
-                return repaired
+        if repaired is not None and _vaguer(intent, repaired):
+            return repaired
     return intent
 
 

@@ -21,6 +21,7 @@ import httpx2
 from agents import RunContextWrapper
 from agents.mcp import MCPServerStreamableHttp
 from agents.mcp.util import MCPToolCustomDataContext
+from mcp.shared.exceptions import MCPError
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
@@ -64,16 +65,31 @@ def _tool_failed(_: RunContextWrapper[Any], error: Exception) -> str:
     return TOOL_FAILED
 
 
-def _connect_error(error: BaseException, token: str, settings: Settings) -> TaskServerError:
+def _rejected(error: BaseException) -> bool:
+    """Did the server answer the connection with an error (as it does to a refused token)?
+
+    With `mcp` 2.x a 401 on the initialize request surfaces as an ExceptionGroup holding an
+    MCPError ("Server returned an error response"), with no status; with 1.x, as a UserError
+    naming the HTTP status. An unreachable server is a UserError ("Could not reach the server").
+    """
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(lambda exc: isinstance(exc, MCPError)) is not None
     text = str(error)
-    if "HTTP error 401" in text or "HTTP error 403" in text:
+    return "HTTP error 401" in text or "HTTP error 403" in text
+
+
+def _connect_error(error: BaseException, token: str, settings: Settings) -> TaskServerError:
+    if _rejected(error):
         # The API accepted this token a moment ago. Expired since: the caller signs in again.
         # Still valid: the two services disagree about the secret, an operator problem.
         try:
             verify_token(token, settings)
         except AuthError:
-            return TaskServerError(401, "Token expired")
-        log.error("the MCP server rejected a token the API accepted; check BETTER_AUTH_SECRET")
+            return TaskServerError(401, "Token is no longer valid")
+        log.error(
+            "the MCP server refused a token the API accepts; do both use the same "
+            "BETTER_AUTH_SECRET (and JWT_ISSUER / JWT_AUDIENCE)?"
+        )
         return TaskServerError(503, "The task server did not accept the credentials")
     log.warning("MCP server unavailable", extra={"error_type": type(error).__name__})
     return TaskServerError(503, "The task server is unavailable")

@@ -209,3 +209,19 @@ def test_conversation_sidebar_lists_opens_and_deletes(page: Page, stack, screens
     expect(conversations).to_have_count(1)
     expect(conversations.locator(".conversation-title")).to_have_text(
         [re.compile("show my tasks", re.I)])
+
+    # Narrower (tablet) width: the sidebar becomes a drawer behind the History button.
+    page.set_viewport_size({"width": 1000, "height": 760})
+    expect(page.locator("#conversations")).to_be_hidden()
+    page.get_by_role("button", name="History").click()
+    expect(page.locator("#conversations")).to_be_visible()
+    expect(page.get_by_role("button", name="New chat")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#conversations")).to_be_hidden()
+    expect(page.get_by_role("button", name="History")).to_be_focused()
+    page.get_by_role("button", name="History").click()
+    page.wait_for_timeout(400)  # let the slide-in finish before the screenshot
+    screenshot(page, "08-tablet-history-drawer")
+    conversations.first.locator(".conversation-open").click()
+    expect(page.locator("#conversations")).to_be_hidden()
+    expect(page.locator(".message-user .message-text")).to_have_text(["show my tasks"])

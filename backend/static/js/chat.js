@@ -141,6 +141,16 @@ export class Chat {
       [this.newChat, "click", () => this.startNew()],
       [this.more, "click", () => this.loadConversations(this.page + 1)],
       [this.toggle, "click", () => this.setSidebar(!this.sidebar.classList.contains("is-open"))],
+      [document.getElementById("close-conversations"), "click", () => {
+        this.setSidebar(false);
+        this.toggle.focus();
+      }],
+      [this.sidebar, "keydown", (event) => {
+        if (event.key === "Escape" && this.sidebar.classList.contains("is-open")) {
+          this.setSidebar(false);
+          this.toggle.focus();
+        }
+      }],
       [document.getElementById("suggestions"), "click", (event) => {
         const chip = event.target.closest(".chip");
         if (!chip) return;
@@ -175,6 +185,8 @@ export class Chat {
   setSidebar(open) {
     this.sidebar.classList.toggle("is-open", open);
     this.toggle.setAttribute("aria-expanded", String(open));
+    // As a drawer, move focus into it so keyboard users land on the list.
+    if (open) this.newChat.focus();
   }
 
   nearBottom() {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from backend.chat.offline.words import TODO_VERBS, fix_word, normalize, words
+from backend.chat.offline.words import TODO_VERBS, fix_word, normalize, stem, words
 
 # --- the intents ----------------------------------------------------------------------------
 
@@ -97,8 +97,17 @@ _TRAILING_FILLER = re.compile(
 _END_PUNCTUATION = re.compile(r"[\s.!?…:;,]+$")
 
 
+_CONTRACTIONS = {"ve": "have", "m": "am", "d": "would", "ll": "will", "re": "are"}
+
+
 def _clean(clause: str) -> str:
     text = _END_PUNCTUATION.sub("", clause.strip())
+    text = re.sub(
+        r"\b(i|we|you|they)'(ve|m|d|ll|re)\b",
+        lambda m: f"{m.group(1)} {_CONTRACTIONS[m.group(2).lower()]}",
+        text,
+        flags=I,
+    )
     for _ in range(3):
         before = text
         text = _LEADING_FILLER.sub("", text)
@@ -358,9 +367,10 @@ def parse_add_body(body: str, *, count: int | None = None) -> tuple[NewTask, ...
     items = _split_items(body, strict=strict)
     if count and len(items) != count:
         # "add two tasks: salt and pepper, bread" — the count settles the ambiguity.
-        loose = _split_items(body, strict=False)
-        if len(loose) == count:
-            items = loose
+        for other in (_split_items(body, strict=False), re.split(r"\s*[,;]\s*", body)):
+            if len([item for item in other if item.strip()]) == count:
+                items = [item for item in other if item.strip()]
+                break
     titles = [title for title in (_clean_title(item) for item in items) if title]
     return tuple(
         NewTask(title=title, description=description if i == len(titles) - 1 else "")
@@ -383,7 +393,7 @@ _ADD_PATTERNS = (
         r"(?:make|set|set up|create)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|"
         r"note|item)(?:\s+(?:to|for|called|named|that says|saying|about))?|"
         r"(?:jot|note|write|put|take)\s+down|"
-        r"(?:todo|to-do|to do|task|reminder|note to self|memo|new)\s*:)(?![a-z])\s*:?\s*"
+        r"(?:todo|to-do|to do|task|reminder|note to self|memo|new)\s*:)(?![a-z])\s*[:\-]?\s*"
         r"(?P<body>.+)$",
         I,
     ),
@@ -394,8 +404,9 @@ _ADD_PATTERNS = (
     ),
     re.compile(r"^remind\s+me\s+(?P<body>(?!what|which|how|of my|about my).+)$", I),
     re.compile(
-        r"^(?:i\s+)?(?:(?:really\s+|still\s+|also\s+)?(?:need|have|want|got|must|should|ought|"
-        r"gotta|gonna|am going|'m going|'ve got|have got|need)\s+(?:to\s+)?)"
+        r"^(?:i\s+|we\s+)?(?:really\s+|still\s+|also\s+|definitely\s+|just\s+)?"
+        r"(?:(?:need|have|want|got|am going|have got|'ve got|ought|will need|'ll need)\s+to|"
+        r"must|should|gotta|gonna|have gotta|need)\s+"
         r"(?:remember\s+to\s+|not\s+forget\s+to\s+|make\s+sure\s+to\s+)?(?P<body>.+)$",
         I,
     ),
@@ -572,6 +583,7 @@ _MARK = re.compile(
     I,
 )
 _MARK_OFF = re.compile(r"^mark\s+(?:off\s+(?P<t>.+?)|(?P<t2>.+?)\s+off)$", I)
+_DONE_COLON = re.compile(r"^(?:done|finished|completed|complete)\s*[:\-]\s*(?P<t>.+)$", I)
 _COMPLETE_VERB = re.compile(
     r"^(?P<v>complete|finish|close|tick off|check off|cross off|strike off|tick|check|finalize|"
     r"finalise|resolve|wrap up|knock out|knock off|accomplish)\s+(?P<t>.+?)(?:\s+off)?$",
@@ -598,7 +610,7 @@ _SUFFIX_DONE = re.compile(
     r"^(?P<t>.+?)\s+(?:done|completed|finished|complete|checked off|ticked off)$", I
 )
 _PAST_VERB = re.compile(
-    r"^(?:i|we)\s+(?:(?:just|already|finally|also|have|'ve|totally)\s+)*(?P<v>[a-z]+ed|bought|paid|"
+    r"^(?:(?:i|we)\s+)?(?:(?:just|already|finally|also|have|'ve|totally)\s+)*(?P<v>[a-z]{2,}ed|bought|paid|"
     r"sent|wrote|took|got|made|went|ran|fed|met|sold|gave|brought|found|built|drove|swam|ate|read|"
     r"did|spoke|rang|hung|won|froze|kept|left|lent|spent|taught|told|wore|sat)\s+(?P<rest>.+)$",
     I,
@@ -627,6 +639,10 @@ def _parse_complete(text: str, *, strict: bool) -> Intent | None:
         if target:
             kind = "reopen" if re.fullmatch(_UNDONE_WORDS, match.group("s"), I) else "complete"
             return Intent(kind, text=text, target=target)
+    if match := _DONE_COLON.match(text):
+        target = parse_target(match.group("t"))
+        if target:
+            return Intent("complete", text=text, target=target)
     if match := _COMPLETE_VERB.match(text):
         weak = match.group("v").lower() in {"tick", "check", "close", "finish", "resolve",
                                             "finalize", "finalise", "wrap up", "knock out",
@@ -664,6 +680,11 @@ def _parse_complete(text: str, *, strict: bool) -> Intent | None:
             return Intent("complete", text=text, target=target)
     if match := _PAST_VERB.match(text):
         verb = match.group("v").lower()
+        if stem(verb) == verb:
+            return None  # "need", "shed", "red": not past tenses of anything
+        said_i = bool(re.match(r"^(?:i|we)\b", text, I))
+        if not said_i and stem(verb) not in TODO_VERBS:
+            return None  # "Got the milk" yes (get), "Shed cleaning" no
         if verb not in _NOT_COMPLETION_VERBS and not re.match(
             r"^(?:to|that|about|you|it was|on)\b", match.group("rest"), I
         ):
@@ -757,8 +778,8 @@ _UPDATE_PATTERNS = (
                r"\s+reading\s+|\s+of\s+|\s+as\s+)(?P<new>.+)$", I),
     re.compile(r"^(?:give|add)\s+(?P<t>.+?)\s+(?:a|the)\s+(?P<field>description|note|details)"
                r"\s*(?::|saying|of|-)?\s*(?P<new>.+)$", I),
-    re.compile(r"^" + _EDIT + r"\s+(?P<t>.+?)\s+(?:to|into|->|=>|so (?:that )?it (?:says|reads)|"
-               r"to say|to read)\s+(?P<new>.+)$", I),
+    re.compile(r"^" + _EDIT + r"\s+(?P<t>.+?)(?:\s+(?:to|into|->|=>|so (?:that )?it (?:says|reads)|"
+               r"to say|to read)\s+|\s*:\s*)(?P<new>.+)$", I),
     re.compile(r"^(?:replace|swap|switch)\s+(?P<t>.+?)\s+(?:with|for|by)\s+(?P<new>.+)$", I),
     re.compile(r"^(?:call|name|title)\s+(?P<t>it|that|that one|this one|this|task\s*#?\d+|#\d+)"
                r"\s+(?P<new>.+)$", I),
@@ -831,7 +852,9 @@ _HELP = re.compile(
     r"rename|list|start|update|edit|change)\b.*|what is this|what's this|"
     r"(?:can|could) you help(?: me)?|i need help|show (?:me )?(?:the )?(?:commands|help|options)|"
     r"what are the commands|tell me (?:about yourself|what you can do)|"
-    r"(?:are you|is this) (?:offline|online)|do you understand(?: me)?)$",
+    r"(?:are you|is this) (?:offline|online)|do you understand(?: me)?|"
+    r"who (?:made|built|created|wrote|are) you|what(?:'s| is) your name|"
+    r"what are you called|how smart are you|are you smart)$",
     I,
 )
 _BYE = re.compile(

@@ -10,6 +10,7 @@ no state between calls, and one model object can serve any number of conversatio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,10 +123,8 @@ def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found
         still_open = [task for task in match.found if not task.completed]
         if len(still_open) == 1:
             return Found(still_open)
-    if match.found:
-        return Found(message=replies.ambiguous(name, list(match.found), verb))
-    # "the milk and bread tasks": each part on its own.
-    parts = [part for part in _split_name(name) if part]
+    # "the milk and bread tasks", "eggs and milk": each part on its own, if each is clear.
+    parts = [part for part in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*", name) if part]
     if len(parts) > 1:
         found: list[TaskInfo] = []
         for part in parts:
@@ -135,13 +134,9 @@ def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found
             found.append(part_match.unique)
         else:
             return Found(list(dict.fromkeys(found)))
+    if match.found:
+        return Found(message=replies.ambiguous(name, list(match.found), verb))
     return Found(message=replies.no_match(name, tasks))
-
-
-def _split_name(name: str) -> list[str]:
-    import re
-
-    return [part.strip() for part in re.split(r"\s*,\s*|\s+and\s+|\s*&\s*", name)]
 
 
 # --- the intents ------------------------------------------------------------------------------
@@ -308,8 +303,15 @@ _CHAT_REPLIES = {
 }
 
 
+# The agent loop allows 10 model calls per turn (backend.chat.turn.MAX_TURNS); an action takes
+# at most two (list, then act) and the reply one more.
+MAX_ACTIONS = 4
+
+
 def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     acts = [intent for intent in intents if intent.kind not in _CHAT_REPLIES]
+    skipped = len(acts) - MAX_ACTIONS
+    acts = acts[:MAX_ACTIONS]
     if not acts:
         # Small talk only: answer the most useful of it (help beats a greeting).
         kinds = [intent.kind for intent in intents]
@@ -320,6 +322,9 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     texts = [_HANDLERS[intent.kind](intent, session, memory) for intent in acts]
     if intents[0].kind == "greet":
         texts.insert(0, "Hi!")
+    if skipped > 0:
+        texts.append(f"That was a lot at once: I did the first {MAX_ACTIONS} things you asked. "
+                     "Please send the rest again.")
     if intents[-1].kind == "thanks" and len(intents) > 1:
         texts.append("You're welcome!")
     separator = "\n" if any("\n" in text for text in texts) else " "

@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,6 +19,45 @@ from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
 
 log = logging.getLogger("backend")
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorDetail, "description": description}
+
+
+# Declared in the OpenAPI schema so clients (and the schemathesis fuzz tests) know every answer.
+API_ERRORS: dict[int | str, dict] = {
+    400: _error("The body could not be parsed (not JSON, or not UTF-8)"),
+    401: _error("Missing or invalid bearer token"),
+    403: _error("The token belongs to another user than the path"),
+    404: _error("No such task or conversation for this user"),
+    413: _error("Request body too large"),
+    503: _error("The database (or, for chat, the model or the task server) is unavailable"),
+}
+
+
+class ValidationProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ChatInputError(BaseModel):
+    """Invalid input (a list of problems), or an Idempotency-Key reused for another request."""
+
+    detail: list[ValidationProblem] | str
+
+
+CHAT_ERRORS = {
+    **API_ERRORS,
+    422: {"model": ChatInputError, "description": "Invalid input or a reused Idempotency-Key"},
+    409: _error("A turn is already running in this conversation"),
+    429: _error("Chat rate limit exceeded; see Retry-After"),
+}
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict]:
@@ -65,9 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Todo agent", version=__version__)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(tasks.router)
-    app.include_router(chat.router)
-    app.include_router(conversations.router)
+    app.include_router(tasks.router, responses=API_ERRORS)
+    app.include_router(chat.router, responses=CHAT_ERRORS)
+    app.include_router(conversations.router, responses=API_ERRORS)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(

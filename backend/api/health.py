@@ -38,7 +38,7 @@ async def _mcp_ok(url: str) -> bool:
         return False
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "The database or the MCP server is down"}})
 async def ready() -> JSONResponse:
     checks = {
         "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",

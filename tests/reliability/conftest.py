@@ -21,6 +21,7 @@ from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fi
     mcp_process_fixture,
     settings_fixture,
 )
+from tests.reliability.figures import FIGURES
 
 
 @pytest.fixture
@@ -38,3 +39,10 @@ def client(app_settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(app_settings)) as test_client:
         yield test_client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for name, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")

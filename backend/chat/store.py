@@ -106,6 +106,8 @@ def claim_turn(
         conversation = Conversation(
             user_id=user_id,
             title=title_from(first_message),
+            created_at=now,
+            updated_at=now,
             turn_claim=claim,
             turn_claim_expires_at=expires_at,
         )

@@ -11,16 +11,26 @@ import re
 import time
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.logs import request_id_var
 
 log = logging.getLogger("backend.request")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+TOO_LARGE = "Request body too large"
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body outgrows the limit.
+
+    An HTTPException so that FastAPI passes it on while it reads a body: it turns any other
+    exception there into "400 There was an error parsing the body" (a chunked upload with no
+    Content-Length would get 400 instead of 413).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=TOO_LARGE)
 
 
 async def _send_json(
@@ -73,7 +83,7 @@ class RequestContextMiddleware:
                 not declared.isdigit() or int(declared) > self.max_body_bytes
             ):
                 status_code = 413
-                await _send_json(send, 413, "Request body too large", [id_header])
+                await _send_json(send, 413, TOO_LARGE, [id_header])
                 return
             received = 0
 
@@ -90,7 +100,7 @@ class RequestContextMiddleware:
         except BodyTooLarge:
             if not response_started:
                 status_code = 413
-                await _send_json(send, 413, "Request body too large", [id_header])
+                await _send_json(send, 413, TOO_LARGE, [id_header])
         except Exception:
             log.exception("unhandled error")
             if not response_started:

@@ -55,8 +55,15 @@ def _updated_at() -> Any:
 # --- tasks -------------------------------------------------------------------------------
 
 
+def reject_nul(value: str, field: str) -> str:
+    """PostgreSQL cannot store U+0000 in text (a 500 there, accepted by SQLite): refuse it."""
+    if "\x00" in value:
+        raise ValueError(f"{field} must not contain NUL (U+0000) characters")
+    return value
+
+
 def _clean_title(value: str) -> str:
-    value = value.strip()
+    value = reject_nul(value, "title").strip()
     if not value:
         raise ValueError("title must not be blank")
     if len(value) > TITLE_MAX:
@@ -78,6 +85,8 @@ class TaskCreate(TaskBase):
     @field_validator("description", mode="before")
     @classmethod
     def _description(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            reject_nul(value, "description")
         return "" if value is None else value
 
 
@@ -92,6 +101,11 @@ class TaskUpdate(SQLModel):
     @classmethod
     def _title(cls, value: str | None) -> str | None:
         return None if value is None else _clean_title(value)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        return None if value is None else reject_nul(value, "description")
 
 
 class Task(TaskBase, table=True):

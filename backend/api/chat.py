@@ -39,6 +39,7 @@ from backend.chat.turn import (
     start_turn,
 )
 from backend.deps import CurrentUser, PrincipalDep, SettingsDep
+from backend.models import reject_nul
 from backend.ratelimit import enforce_chat_rate_limit
 
 MESSAGE_MAX = 4000
@@ -55,7 +56,7 @@ class ChatRequest(BaseModel):
     @field_validator("message")
     @classmethod
     def _message(cls, value: str) -> str:
-        value = value.strip()
+        value = reject_nul(value, "message").strip()
         if not value:
             raise ValueError("message must not be blank")
         if len(value) > MESSAGE_MAX:

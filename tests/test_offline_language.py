@@ -211,3 +211,19 @@ def test_clauses(message: str, expected: list[str]) -> None:
 )
 def test_small_talk_and_what_is_not_understood(message: str, kind: str) -> None:
     assert kinds(message) == [kind]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I'm going to the gym later, put it on my list", ["Going to the gym later"]),
+        ("I need to call the bank. Add it to my list", ["Call the bank"]),
+    ],
+)
+def test_it_after_a_sentence_means_that_sentence(message: str, expected: list[str]) -> None:
+    assert titles(message) == expected
+
+
+@pytest.mark.parametrize("message", ["don't add milk", "never mind", "forget it", "cancel that"])
+def test_calling_it_off(message: str) -> None:
+    assert kinds(message) == ["cancel"]

@@ -92,3 +92,46 @@ async def test_streaming_yields_the_reply_in_word_deltas() -> None:
     assert len(deltas) > 3
     assert events[-1].type == "response.completed"
     assert "".join(deltas) == events[-1].response.output[0].content[0].text
+
+
+async def test_a_tool_error_is_relayed_in_plain_words() -> None:
+    chat = Conversation()
+    reply = await chat.say("add " + "x" * 250)
+    assert "at most 200 characters" in reply and "x" * 100 not in reply
+    reply = await chat.say("complete task 9")
+    assert reply == "I couldn't complete task #9: Task 9 not found."
+
+
+async def test_a_message_with_too_many_actions_does_the_first_four_and_says_so() -> None:
+    chat = Conversation()
+    reply = await chat.say("add a. add b. add c. add d. add e. add f")
+    assert [t["title"] for t in chat.store.snapshot()] == ["A", "B", "C", "D"]
+    assert "first 4" in reply
+
+
+async def test_nothing_is_guessed_when_no_task_matches() -> None:
+    chat = Conversation()
+    chat.store.seed(["Buy milk", "Call mom"])
+    reply = await chat.say("delete the yoga task")
+    assert 'couldn\'t find a task matching "yoga"' in reply
+    assert "#1 Buy milk" in reply and "#2 Call mom" in reply
+    assert [name for name, _ in chat.store.calls] == ["list_tasks"]
+
+
+async def test_yes_after_a_suggestion_adds_the_suggested_task() -> None:
+    chat = Conversation()
+    reply = await chat.say("buy a birthday present")
+    assert chat.store.calls == [] and '"Buy a birthday present"' in reply
+    await chat.say("yes please")
+    assert chat.store.snapshot() == [{"title": "Buy a birthday present", "completed": False}]
+    # "yes" with no suggestion before it is just a polite word.
+    await chat.say("yes")
+    assert len(chat.store.snapshot()) == 1
+
+
+async def test_a_question_about_one_task_gets_a_yes_or_no() -> None:
+    chat = Conversation()
+    chat.store.seed(["Buy milk", {"title": "Walk the dog", "completed": True}])
+    assert await chat.say("is the milk done?") == 'No, "Buy milk" (#1) is not done yet.'
+    assert await chat.say("did I walk the dog?") == 'Yes, "Walk the dog" (#2) is done.'
+    assert {name for name, _ in chat.store.calls} == {"list_tasks"}

@@ -44,7 +44,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Intent:
-    kind: str  # add list complete delete update reopen greet thanks help bye unknown
+    kind: str  # add list status complete delete update reopen greet thanks help bye cancel unknown
     text: str = ""  # the clause as written
     tasks: tuple[NewTask, ...] = ()  # add
     status: str = "all"  # list
@@ -54,8 +54,8 @@ class Intent:
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
-ACTIONS = frozenset({"add", "list", "complete", "delete", "update", "reopen"})
-CHAT = frozenset({"greet", "thanks", "help", "bye"})
+ACTIONS = frozenset({"add", "list", "complete", "delete", "update", "reopen", "status"})
+CHAT = frozenset({"greet", "thanks", "help", "bye", "cancel"})
 
 I = re.IGNORECASE  # noqa: E741  (the one flag every pattern here uses)
 
@@ -486,6 +486,8 @@ _LIST_PATTERNS = (
         I,
     ),
     re.compile(r"^where\s+(?:am\s+i|are\s+we|do\s+i\s+stand|things\s+stand)\b.*$", I),
+    re.compile(r"^(?:did|have|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|just\s+)?(?:add|added|"
+               r"put|create|created|write|written|note|noted|save|saved|list|listed)\b.*$", I),
 )
 _LIST_NOT = re.compile(
     r"\b(?:not|n't|isn't|aren't|haven't|yet to|still to|remain|remaining|left|pending|open|"
@@ -496,6 +498,8 @@ _LIST_NOT = re.compile(
 
 def _list_status(text: str) -> str:
     lowered = text.lower()
+    if re.search(r"\b(?:add|added|put|create|created|listed)\b", lowered):
+        return "all"  # "did I already add milk?"
     lowered = re.sub(r"\b(?:todo|to-do|to do)\s+(?:list|items?|tasks?)\b", "list", lowered)
     lowered = re.sub(r"\bmy\s+(?:todos?|to-dos?)\b", "my tasks", lowered)
     done = re.search(
@@ -534,6 +538,28 @@ _NOT_A_LIST = re.compile(
     r"|^what\s+(?:model|version|time|day|date)\b|^what\s+about\b",
     I,
 )
+
+
+_STATUS_QUESTION = re.compile(
+    r"^(?:is|are|was|were|has|have)\s+(?P<t>.+?)\s+(?:been\s+|already\s+|all\s+)*"
+    r"(?:done|completed|complete|finished|checked off|ticked off)(?:\s+(?:yet|already))?$|"
+    r"^(?:did|have|had)\s+(?:i|we)\s+(?:already\s+|ever\s+|actually\s+)?(?:(?:finish|finished|"
+    r"complete|completed|do|done|tick off|ticked off|check off|checked off)\s+)?"
+    r"(?!(?:add|added|put|create|created|write|written|list|listed|save|saved|note|noted)\b)"
+    r"(?P<t2>.+?)(?:\s+(?:yet|already))?$",
+    I,
+)
+
+
+def _parse_status_question(text: str) -> Intent | None:
+    """ "is the milk done?", "did I finish the report?": a yes or no about one task."""
+    match = _STATUS_QUESTION.match(text)
+    if not match:
+        return None
+    target = parse_target(match.group("t") or match.group("t2"))
+    if target is None or target.every:
+        return None
+    return Intent("status", text=text, target=target)
 
 
 def _parse_list(text: str) -> Intent | None:
@@ -864,8 +890,18 @@ _BYE = re.compile(
 )
 
 
+_CANCEL = re.compile(
+    r"^(?:(?:no\s*,?\s*)?(?:don't|do not|dont|please don't|pls don't)\s+(?:add|delete|remove|"
+    r"complete|mark|do|change|rename|update|touch|clear)\b.*|never ?mind|nvm|forget it|"
+    r"cancel(?: that)?|stop|no,? (?:don't|do not|stop)|scratch that|ignore that)$",
+    I,
+)
+
+
 def _parse_chat(text: str) -> Intent | None:
     bare = text.strip(" .!?,").lower()
+    if _CANCEL.match(bare):
+        return Intent("cancel", text=text)
     for kind, pattern in (("help", _HELP), ("greet", _GREETING), ("thanks", _THANKS),
                           ("bye", _BYE)):
         if pattern.match(bare):
@@ -885,6 +921,7 @@ def _parse_clause(clause: str, *, strict: bool = False, allow_add: bool = True) 
     if intent := _parse_chat(text):
         return intent
     for parse in (
+        _parse_status_question,
         lambda t: _parse_update(t, strict=strict),
         lambda t: _parse_complete(t, strict=True),
         _parse_list,
@@ -997,12 +1034,46 @@ def split_clauses(text: str) -> list[str]:
     return [clause for clause in (c.strip() for c in clauses) if clause.strip(" .!?,;")]
 
 
+_PRONOUN_TITLE = re.compile(r"^(?:it|that|this|that one|this one|those|these)$", I)
+_SELF_TALK = re.compile(
+    r"^(?:i\s+(?:am|will|would|should|must|need to|have to|want to|plan to|might|may)\s+"
+    r"(?:be\s+)?|we\s+(?:are|will|should|must|need to|have to)\s+)",
+    I,
+)
+
+
+def _said_as_task(clause: str) -> str:
+    """What the person said they will do, as a title: "I'm going to the gym later" ->
+    "Going to the gym later"."""
+    text = _SELF_TALK.sub("", _clean(clause))
+    return _capitalize(text)
+
+
 def parse_message(message: str) -> list[Intent]:
     text = normalize(message)
     if not text:
         return [Intent("unknown", text="")]
-    intents = []
-    for clause in split_clauses(text):
+    intents: list[Intent] = []
+    clauses = split_clauses(text)
+    if len(clauses) == 1:
+        # "I'm going to the gym later, put it on my list": the "it" is the sentence before.
+        match = re.match(r"^(?P<said>.+?)\s*[,;.!-]+\s*(?:so\s+|please\s+|pls\s+|can you\s+)?"
+                         r"(?P<ask>(?:put|add|write|jot|note|save)\s+(?:it|that|this)\b.*)$",
+                         text, I)
+        if match:
+            clauses = [match.group("said"), match.group("ask")]
+    for index, clause in enumerate(clauses):
         intent = parse_clause(clause)
+        if (
+            intent is not None
+            and intent.kind == "add"
+            and len(intent.tasks) == 1
+            and _PRONOUN_TITLE.match(intent.tasks[0].title)
+            and index > 0
+        ):
+            said = _said_as_task(clauses[index - 1])
+            if intents and intents[-1].text in (clauses[index - 1], _clean(clauses[index - 1])):
+                intents.pop()
+            intent = Intent("add", text=clause, tasks=(NewTask(title=said),)) if said else intent
         intents.append(intent or Intent("unknown", text=_clean(clause) or clause))
     return intents

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.chat.offline import replies
-from backend.chat.offline.intents import Intent, Target, parse_message
+from backend.chat.offline.intents import Intent, NewTask, Target, parse_message
 from backend.chat.offline.matching import match_tasks
 from backend.chat.offline.memory import Memory
 from backend.chat.offline.results import TaskInfo, ToolResult
@@ -98,6 +98,16 @@ def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
         return Found([TaskInfo(id=i, title=memory.titles.get(i, "")) for i in target.ids])
     if target.ref:
         resolved = memory.resolve(target.ref)
+        if resolved.problem == "none" and target.ref.startswith("ordinal:"):
+            # "delete the second task" with nothing listed yet: the list in its usual order.
+            listed = session.list_tasks("all")
+            position = int(target.ref.split(":", 1)[1])
+            index = position - 1 if position > 0 else len(listed.tasks) + position
+            if listed.ok and 0 <= index < len(listed.tasks):
+                return Found([listed.tasks[index]])
+            if listed.ok:
+                return Found(message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
+                             if listed.tasks else "Your todo list is empty.")
         if resolved.problem == "none":
             return Found(message=replies.NO_REFERENCE)
         if resolved.problem == "ambiguous":
@@ -142,21 +152,33 @@ def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found
 # --- the intents ------------------------------------------------------------------------------
 
 
+MAX_NEW_TASKS = 50  # one message adding more than this is almost surely pasted text
+
+
+def _short(title: str, limit: int = 60) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
 def _add(intent: Intent, session: ToolSession, memory: Memory) -> str:
     requests = []
-    for task in intent.tasks:
+    for task in intent.tasks[:MAX_NEW_TASKS]:
         arguments: dict[str, Any] = {"title": task.title}
         if task.description:
             arguments["description"] = task.description
         requests.append(ToolRequest("add_task", arguments))
     results = session.run(requests)
     added, failed = [], []
-    for task, result in zip(intent.tasks, results, strict=True):
+    for task, result in zip(intent.tasks, results, strict=False):
         if result.ok:
             info = result.tasks[0] if result.tasks else TaskInfo(id=0, title=task.title)
             added.append(TaskInfo(info.id, info.title or task.title))
         else:
-            failed.append(f'I couldn\'t add "{task.title}": {replies.error_text(result.error)}.')
+            failed.append(
+                f'I couldn\'t add "{_short(task.title)}": {replies.error_text(result.error)}.'
+            )
+    if len(intent.tasks) > MAX_NEW_TASKS:
+        failed.append(f"I added only the first {MAX_NEW_TASKS} of the "
+                      f"{len(intent.tasks)} tasks you listed; send the rest in another message.")
     parts = []
     if len(added) == 1:
         note = ""
@@ -268,6 +290,36 @@ def _update(intent: Intent, session: ToolSession, memory: Memory) -> str:
     return f"Cleared the description of {updated}."
 
 
+def _status(intent: Intent, session: ToolSession, memory: Memory) -> str:
+    target = intent.target or Target()
+    if target.name:
+        listed = session.list_tasks("all")
+        if not listed.ok:
+            return f"I couldn't read your list: {replies.error_text(listed.error)}."
+        match = match_tasks(target.name, listed.tasks)
+        if not match.found:
+            return replies.no_match(target.name, listed.tasks)
+        tasks = list(match.found)
+    else:
+        found = _find(intent, session, memory)
+        if found.message:
+            return found.message
+        listed = session.list_tasks("all")
+        known = {task.id: task for task in listed.tasks} if listed.ok else {}
+        missing = [task for task in found.tasks if task.id not in known]
+        if missing:
+            return f"I couldn't find {replies.names(missing)} on your list."
+        tasks = [known[task.id] for task in found.tasks]
+    if len(tasks) == 1:
+        task = tasks[0]
+        if task.completed:
+            return f"Yes, {replies.quoted(task)} is done."
+        return f"No, {replies.quoted(task)} is not done yet."
+    lines = [f"{len(tasks)} tasks match:"]
+    lines += [replies.bullet(task, show_status=True) for task in tasks]
+    return "\n".join(lines)
+
+
 def _reopen(intent: Intent, session: ToolSession, memory: Memory) -> str:
     return replies.REOPEN
 
@@ -281,8 +333,7 @@ def _unknown(intent: Intent, session: ToolSession, memory: Memory) -> str:
         tasks = parse_add_body(intent.text)
         if tasks:
             title = tasks[0].title
-            return (f'Did you want me to add "{title}" to your list? Say "add {intent.text}" '
-                    "and I will.")
+            return replies.SUGGESTION.format(title=title, text=intent.text)
     return replies.UNKNOWN
 
 
@@ -293,6 +344,7 @@ _HANDLERS: dict[str, Callable[[Intent, ToolSession, Memory], str]] = {
     "delete": _delete,
     "update": _update,
     "reopen": _reopen,
+    "status": _status,
     "unknown": _unknown,
 }
 _CHAT_REPLIES = {
@@ -300,6 +352,7 @@ _CHAT_REPLIES = {
     "thanks": replies.THANKS,
     "help": replies.HELP,
     "bye": replies.BYE,
+    "cancel": replies.CANCEL,
 }
 
 
@@ -315,7 +368,7 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     if not acts:
         # Small talk only: answer the most useful of it (help beats a greeting).
         kinds = [intent.kind for intent in intents]
-        for kind in ("help", "greet", "bye", "thanks"):
+        for kind in ("help", "cancel", "greet", "bye", "thanks"):
             if kind in kinds:
                 return _CHAT_REPLIES[kind]
         return replies.UNKNOWN
@@ -331,11 +384,30 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     return separator.join(text for text in texts if text)
 
 
+_YES = re.compile(
+    r"^(?:yes|yeah|yep|yup|sure|ok|okay|please|yes please|please do|do it|go ahead|add it|"
+    r"yes add it|yes,? please add it|sure,? add it|ok add it|correct|right|exactly)[.! ]*$",
+    re.IGNORECASE,
+)
+_SUGGESTED = re.compile(r'^Did you want me to add "(?P<title>.+)" to your list\?')
+
+
+def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
+    """ "yes" right after "Did you want me to add "Buy milk" to your list?" adds it."""
+    if not transcript.earlier or not _YES.match(transcript.current.user_text.strip()):
+        return None
+    match = _SUGGESTED.match(transcript.earlier[-1].reply)
+    if match is None:
+        return None
+    return Intent("add", text=transcript.current.user_text, tasks=(NewTask(match["title"]),))
+
+
 def next_step(transcript: Transcript) -> Step:
     memory = Memory.from_turns(transcript.earlier)
     memory.start_turn()
     session = ToolSession(transcript.current.calls, memory)
-    intents = parse_message(transcript.current.user_text)
+    accepted = _accepting_a_suggestion(transcript)
+    intents = [accepted] if accepted else parse_message(transcript.current.user_text)
     try:
         return Step(reply=_run(intents, session, memory))
     except _NeedCalls as need:

@@ -22,6 +22,7 @@ HELP = (
 GREETING = "Hi! I can add, list, complete, rename and delete your tasks. What would you like to do?"
 THANKS = "You're welcome! Anything else on your list?"
 BYE = "Bye! Your tasks are saved for next time."
+CANCEL = "OK, I'll leave your list as it is."
 UNKNOWN = (
     "Sorry, I didn't understand that. I'm a simple rule-based assistant; try something like "
     "\"add buy milk\", \"what's left?\", \"mark task 3 as done\" or \"delete the gym one\" "
@@ -35,6 +36,9 @@ NO_REFERENCE = (
     "I'm not sure which task you mean. Tell me its number or some words of its title, "
     'for example "task 3" or "the milk one".'
 )
+
+
+SUGGESTION = 'Did you want me to add "{title}" to your list? Say "add {text}" or "yes" and I will.'
 
 
 def quoted(task: TaskInfo) -> str:

@@ -249,7 +249,8 @@ def _has_marker(text: str) -> bool:
 # --- add -------------------------------------------------------------------------------------
 
 _BINOMIALS = frozenset(
-    """
+    pair.strip()
+    for pair in """
     salt and pepper|mac and cheese|macaroni and cheese|fish and chips|bread and butter|
     peanut butter and jelly|pb and j|rock and roll|black and white|pros and cons|
     bits and pieces|nuts and bolts|odds and ends|sweet and sour|cheese and crackers|
@@ -262,9 +263,9 @@ _BINOMIALS = frozenset(
     cream and sugar|gin and tonic|rum and coke|strawberries and cream|tea and biscuits|
     sugar and spice|dungeons and dragons|pride and prejudice|war and peace|
     crime and punishment|romeo and juliet|tom and jerry|bonnie and clyde|beauty and the beast
-    """.replace("\n", "").split("|")
-) - {""}
-_BINOMIALS = frozenset(pair.strip() for pair in _BINOMIALS)
+    """.split("|")
+    if pair.strip()
+)
 _DESCRIPTION_MARKERS = (
     re.compile(
         r"[\s,;]*(?:\bwith\s+(?:the\s+|a\s+)?)?\b(?:description|details?|desc|notes?|info|"

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.chat.offline import replies
-from backend.chat.offline.intents import Intent, NewTask, Target, parse_message
+from backend.chat.offline.intents import Intent, NewTask, Target, parse_add_body, parse_message
 from backend.chat.offline.matching import match_tasks
 from backend.chat.offline.memory import Memory
 from backend.chat.offline.results import TaskInfo, ToolResult
 from backend.chat.offline.transcript import CallRecord, Transcript
+from backend.chat.offline.words import TODO_VERBS, words
 
 
 @dataclass(frozen=True)
@@ -325,9 +326,6 @@ def _reopen(intent: Intent, session: ToolSession, memory: Memory) -> str:
 
 
 def _unknown(intent: Intent, session: ToolSession, memory: Memory) -> str:
-    from backend.chat.offline.intents import parse_add_body
-    from backend.chat.offline.words import TODO_VERBS, words
-
     first = words(intent.text)[:1]
     if first and first[0] in TODO_VERBS and len(intent.text) <= 120:
         tasks = parse_add_body(intent.text)

@@ -45,4 +45,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger.propagate = True
     # Our middleware logs each request once, with its id; uvicorn's access log would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One INFO line per outgoing HTTP request (MCP and model calls, 3-5 per chat turn) is noise
+    # that costs CPU on every turn; the MCP client and the OpenAI client both use httpx2.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)

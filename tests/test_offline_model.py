@@ -135,3 +135,17 @@ async def test_a_question_about_one_task_gets_a_yes_or_no() -> None:
     assert await chat.say("is the milk done?") == 'No, "Buy milk" (#1) is not done yet.'
     assert await chat.say("did I walk the dog?") == 'Yes, "Walk the dog" (#2) is done.'
     assert {name for name, _ in chat.store.calls} == {"list_tasks"}
+
+
+async def test_calls_it_did_not_plan_stop_the_turn_instead_of_acting_blindly() -> None:
+    # The running turn already holds a call this plan would not make (say, from another model).
+    items = [
+        {"role": "user", "content": "add buy milk"},
+        {"type": "function_call", "call_id": "x1", "name": "delete_task",
+         "arguments": '{"task_id": 1}'},
+        {"type": "function_call_output", "call_id": "x1",
+         "output": '{"task_id": 1, "status": "deleted", "title": "A"}'},
+    ]
+    output = await _ask(OfflineModel(), items)
+    assert output[0].type == "message"
+    assert "check your list" in output[0].content[0].text

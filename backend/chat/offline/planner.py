@@ -411,4 +411,5 @@ def next_step(transcript: Transcript) -> Step:
     except _NeedCalls as need:
         return Step(calls=need.calls)
     except _Diverged:
-        return Step(reply="Done. (I lost track of some of the steps, so please check your list.)")
+        return Step(reply="I lost track of the steps of this request, so I stopped. Please check "
+                          "your list and ask again.")

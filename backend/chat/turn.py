@@ -43,7 +43,7 @@ from fastapi.concurrency import run_in_threadpool
 from backend.chat import idempotency, store
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.history import ToolCallRecord, replay
-from backend.chat.mcp_client import TaskServerError, task_server
+from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
 from backend.config import Settings
 from backend.db import session_scope
 
@@ -255,7 +255,9 @@ class _ToolCallLog:
             return None
         name, arguments = self.called[call_id]
         output = _field(raw, "output")
-        is_error = bool((item.custom_data or {}).get("is_error"))
+        # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
+        # text with no MCP result: report it as an error too, not as a successful string.
+        is_error = bool((item.custom_data or {}).get("is_error")) or output == TOOL_FAILED
         record = ToolCallRecord(
             call_id, name, _parameters(arguments), _result(output, is_error), arguments, output
         )
@@ -365,6 +367,10 @@ class TurnRun:
                     async for event in result.stream_events():
                         self._forward(event, calls, emit)
                     reply = "" if result.final_output is None else str(result.final_output)
+                    if not reply.strip():
+                        # A provider stream of garbage (chunks without choices) ends without an
+                        # error but with nothing to say: a failure, not an empty stored reply.
+                        raise ModelBehaviorError("the model returned an empty answer")
         except Exception as exc:
             status, detail = _failure(exc)
             if status >= 500 and not isinstance(exc, TaskServerError):

@@ -55,7 +55,7 @@ from tests.servers import ServiceProcess, free_port, port_open, service_env  # n
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT = 60.0
-SESSIONS = 50
+SESSIONS = 50  # concurrent sessions of scenarios 2 and 3 (--sessions)
 MODEL_DELAY = 1.0  # seconds per call of the fake model
 SEED_MESSAGES = 2000
 SEED_TASKS = 5000
@@ -128,6 +128,43 @@ class Outcome:
         return sum(self.errors.values())
 
 
+class CpuMeter:
+    """CPU seconds (user + system) that processes spent between `start()` and `per_turn()`."""
+
+    def __init__(self, **pids: int) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(pid: int | None) -> float:
+        """CPU seconds of a process and its children (uvicorn workers), or of this process."""
+        if pid is None:
+            return time.process_time()
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:  # Linux: ppid is field 4; utime and stime are fields 14 and 15
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if stat.parent.name == str(pid) or fields[1] == str(pid):
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def start(self) -> CpuMeter:
+        self.before = {name: self._cpu(pid) for name, pid in self.pids.items()}
+        self.before["client"] = self._cpu(None)
+        return self
+
+    def per_turn(self, turns: int) -> dict[str, float]:
+        """Milliseconds of CPU per turn, by process."""
+        after = {name: self._cpu(pid) for name, pid in self.pids.items()}
+        after["client"] = self._cpu(None)
+        return {
+            name: round((after[name] - self.before[name]) * 1000 / max(turns, 1), 1)
+            for name in after
+        }
+
+
 # --- the stack ------------------------------------------------------------------------------
 
 
@@ -181,9 +218,38 @@ def migrate(env: dict[str, str]) -> None:
     )
 
 
+class _Service(ServiceProcess):
+    """`todo-agent <command>` plus options (`--workers 2`), started as tests/servers.py does."""
+
+    def __init__(self, command: str, env: dict[str, str], folder: Path, options: list[str]) -> None:
+        super().__init__(command, free_port(), env, folder / f"{command}-{time.time_ns()}.log")
+        self.options = options
+
+    def start(self, timeout: float = 60) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 (open for the child's lifetime)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", self.command, "--host", "127.0.0.1",
+             "--port", str(self.port), *self.options],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited: {self.log()[-2000:]}")
+            if port_open(self.port) and (self.command != "api" or self._healthy()):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.command} did not start: {self.log()[-2000:]}")
+
+
+API_OPTIONS: list[str] = []  # set from --api-workers
+
+
 @contextlib.contextmanager
 def service(command: str, env: dict[str, str], folder: Path) -> Iterator[ServiceProcess]:
-    process = ServiceProcess(command, free_port(), env, folder / f"{command}-{time.time_ns()}.log")
+    options = API_OPTIONS if command == "api" else []
+    process = _Service(command, env, folder, options)
     process.start(timeout=60)
     try:
         yield process
@@ -192,8 +258,8 @@ def service(command: str, env: dict[str, str], folder: Path) -> Iterator[Service
 
 
 @contextlib.contextmanager
-def fake_openai(delay: float, folder: Path) -> Iterator[str]:
-    """`python -m tests.fake_openai` as a process of its own; yields its base URL."""
+def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
+    """`python -m tests.fake_openai` as a process of its own; yields its base URL and pid."""
     port = free_port()
     log = open(folder / "fake-openai.log", "ab")  # noqa: SIM115 (open for the child's lifetime)
     process = subprocess.Popen(
@@ -209,7 +275,7 @@ def fake_openai(delay: float, folder: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the fake OpenAI server did not start")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", process.pid
     finally:
         process.terminate()
         try:
@@ -227,6 +293,7 @@ class Stack:
     secret: str
     folder: Path
     env: dict[str, str]
+    pids: dict[str, int]
 
     def token(self, user: str) -> str:
         return mint_token(user, self.settings(), ttl_seconds=4 * 3600)
@@ -253,7 +320,7 @@ class User:
 def client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=REQUEST_TIMEOUT,
-        limits=httpx.Limits(max_connections=SESSIONS * 2, max_keepalive_connections=SESSIONS * 2),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
     )
 
 
@@ -341,26 +408,42 @@ async def overhead(stack: Stack, sizes: Sizes) -> dict[str, Any]:
             await chat_turn(http, stack.api, chatter, f"add warm-up task {index}", Outcome())
             await rest_add(http, stack.api, writer, f"warm-up task {index}", Outcome())
         chatter.conversation_id = None
+        # CPU per request, summed per kind (clock ticks are coarse; the sums are not biased).
+        cpu = {"turn": CpuMeter(**stack.pids), "floor": CpuMeter(**stack.pids)}
+        spent = {kind: dict.fromkeys([*stack.pids, "client"], 0.0) for kind in cpu}
         for index in range(sizes.overhead):
             # A conversation of ten turns, then a new one: the history stays realistic.
             if index % 10 == 0:
                 chatter.conversation_id = None
+            cpu["turn"].start()
             await chat_turn(http, stack.api, chatter, f"add overhead task {index}", turns)
+            for name, value in cpu["turn"].per_turn(1).items():
+                spent["turn"][name] += value
+            cpu["floor"].start()
             await rest_add(http, stack.api, writer, f"overhead task {index}", floor)
+            for name, value in cpu["floor"].per_turn(1).items():
+                spent["floor"][name] += value
     turn, rest = summary(turns.latencies), summary(floor.latencies)
+    cpu_ms = {
+        kind: {name: round(total / sizes.overhead, 1) for name, total in values.items()}
+        for kind, values in spent.items()
+    }
     return {
         "turn": turn,
         "floor": rest,
         "ratio_p50": round(turn["p50_ms"] / rest["p50_ms"], 2),
         "errors": turns.errors | {f"floor {k}": v for k, v in floor.errors.items()},
         "tool_calls_per_turn": turns.tool_calls,
+        "cpu_ms_per_request": cpu_ms,
         "targets": {"p50_ms": 25, "p95_ms": 60},
         "met": turn["p50_ms"] <= 25 and turn["p95_ms"] <= 60,
     }
 
 
 async def throughput(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+    meter = CpuMeter(**stack.pids).start()
     outcome, wall = await sessions(stack, stack.api, "load", SESSIONS, sizes.throughput_turns)
+    cpu = meter.per_turn(len(outcome.latencies))
     return {
         "sessions": SESSIONS,
         "turns": len(outcome.latencies) + outcome.error_count,
@@ -369,17 +452,21 @@ async def throughput(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         "latency": summary(outcome.latencies),
         "errors": outcome.errors,
         "tool_calls_per_turn": outcome.tool_calls,
+        "cpu_ms_per_turn": cpu,
         "met": outcome.error_count == 0,
     }
 
 
 async def slow_model(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    with fake_openai(MODEL_DELAY, stack.folder) as base_url:
+    with fake_openai(MODEL_DELAY, stack.folder) as (base_url, model_pid):
         env = dict(stack.env, MODEL="fake-slow", OPENAI_BASE_URL=base_url, MCP_SERVER_URL=stack.mcp)
         with service("api", env, stack.folder) as api:
+            assert api.process is not None
             await sessions(stack, api.url, "slow-warm", 1, 1)
             single, _ = await sessions(stack, api.url, "slow-one", 1, sizes.slow_single)
+            meter = CpuMeter(api=api.process.pid, mcp=stack.pids["mcp"], model=model_pid).start()
             many, wall = await sessions(stack, api.url, "slow-many", SESSIONS, sizes.slow_turns)
+            cpu = meter.per_turn(len(many.latencies))
     single_s = percentile(single.latencies, 50)
     ideal = SESSIONS / single_s
     actual = len(many.latencies) / wall
@@ -398,6 +485,7 @@ async def slow_model(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         "share_of_ideal": round(share, 3),
         "latency": latency,
         "p95_vs_single": round(p95_ratio, 2),
+        "cpu_ms_per_turn": cpu,
         "errors": many.errors | {f"single {k}": v for k, v in single.errors.items()},
         "targets": {"share_of_ideal": 0.8, "p95_vs_single": 1.5},
         "met": share >= 0.8 and p95_ratio <= 1.5 and many.error_count == 0,
@@ -639,6 +727,10 @@ def _row(name: str, cells: list[str]) -> str:
     return f"{name:<34}" + "".join(f"{cell:>14}" for cell in cells)
 
 
+def _cpu_row(cpu: dict[str, float]) -> str:
+    return _row("  CPU ms/turn", [f"{name} {value:.1f}" for name, value in cpu.items()])
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [_row("scenario", ["p50 ms", "p95 ms", "p99 ms", "other"])]
 
@@ -648,15 +740,19 @@ def table(results: dict[str, Any]) -> str:
 
     if (r := results.get("overhead")) is not None:
         latency("1 turn, offline, c=1", r["turn"], f"x{r['ratio_p50']} floor")
+        lines.append(_cpu_row(r["cpu_ms_per_request"]["turn"]))
         latency("1 floor: POST /tasks, c=1", r["floor"])
+        lines.append(_cpu_row(r["cpu_ms_per_request"]["floor"]))
     if (r := results.get("throughput")) is not None:
         latency(f"2 turn, offline, c={r['sessions']}", r["latency"], f"{r['turns_per_s']}/s")
         lines.append(_row("  errors", ["", "", "", str(sum(r["errors"].values()))]))
+        lines.append(_cpu_row(r["cpu_ms_per_turn"]))
     if (r := results.get("slow_model")) is not None:
         latency("3 turn, 1 s model, c=1", r["single_session"])
         latency(f"3 turn, 1 s model, c={r['sessions']}", r["latency"], f"{r['turns_per_s']}/s")
         lines.append(_row("  share of ideal", ["", "", "", f"{r['share_of_ideal']:.0%}"]))
         lines.append(_row("  p95 / single", ["", "", "", f"x{r['p95_vs_single']}"]))
+        lines.append(_cpu_row(r["cpu_ms_per_turn"]))
     if (r := results.get("growth")) is not None:
         for name, figures in r["variants"].items():
             latency(f"4 turn, {name}", figures, f"x{r['ratios_p50'][name]}")
@@ -686,11 +782,14 @@ async def run(args: argparse.Namespace) -> int:
         with service("mcp", env, folder) as mcp:
             env = dict(env, MCP_SERVER_URL=mcp.url)
             with service("api", env, folder) as api:
-                stack = Stack(api.url, mcp.url, url, secret, folder, env)
+                assert api.process is not None and mcp.process is not None
+                pids = {"api": api.process.pid, "mcp": mcp.process.pid}
+                stack = Stack(api.url, mcp.url, url, secret, folder, env, pids)
                 report: dict[str, Any] = {
                     "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "machine": machine(kind, url),
                     "mode": "quick" if args.quick else "full",
+                    "api_workers": args.api_workers,
                     "sizes": sizes.__dict__,
                     "results": {},
                 }
@@ -709,7 +808,8 @@ async def run(args: argparse.Namespace) -> int:
     info = report["machine"]
     print(
         f"\n{info['cores']} cores, load {info['load_at_start']} -> {info['load_at_end']}, "
-        f"Python {info['python']}, {kind} {info['db_version']}, {report['mode']} run\n"
+        f"Python {info['python']}, {kind} {info['db_version']}, {report['mode']} run, "
+        f"{args.api_workers} API worker(s)\n"
     )
     print(table(report["results"]))
     print(f"\nwritten to {path.relative_to(ROOT)}")
@@ -726,7 +826,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests (about a minute)")
     parser.add_argument("--scenarios", default="1,2,3,4,5", help="which to run, e.g. 1,4")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
+    parser.add_argument(
+        "--sessions", type=int, default=SESSIONS, help="concurrent sessions (scenarios 2, 3)"
+    )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="`todo-agent api --workers N` (default 1)"
+    )
     args = parser.parse_args(argv)
+    global SESSIONS
+    SESSIONS = args.sessions
+    if args.api_workers > 1:
+        API_OPTIONS[:] = ["--workers", str(args.api_workers)]
     unknown = set(args.scenarios.replace(" ", "").split(",")) - set(SCENARIOS) - {""}
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")

@@ -3,7 +3,8 @@
 The caller's own token goes in the headers, so the MCP server scopes every tool to them; the
 headers are fixed per client instance, hence one instance per request. Opening the connection
 must be cheap: the HTTP client reuses one SSL context built once per process (building one per
-client cost ~26 ms of a ~30 ms connect, even for http:// URLs).
+client cost ~26 ms of a ~30 ms connect, even for http:// URLs), and the per-request clients share
+one pool of keep-alive TCP connections per event loop, so a turn opens no new TCP connection.
 
 Open and close the connection in the same asyncio task: the MCP client's anyio cancel scopes
 fail when exited from another task (openai-agents-python issues #1393 and #2005).
@@ -11,8 +12,10 @@ fail when exited from another task (openai-agents-python issues #1393 and #2005)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,12 +49,52 @@ class TaskServerError(Exception):
         self.detail = detail
 
 
+class _SharedPool(httpx2.AsyncBaseTransport):
+    """One event loop's connection pool, lent to every per-request client.
+
+    The MCP client closes its HTTP client when the turn ends; closing this does nothing, so the
+    keep-alive connections stay for the next turn. Requests carry each client's own headers (the
+    caller's token); only the TCP connections are shared.
+    """
+
+    def __init__(self) -> None:
+        # No cap on connections: a per-request client never waited for one, neither does this.
+        # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s), so
+        # a request never goes out on a connection the server is closing at that moment.
+        self._pool = httpx2.AsyncHTTPTransport(
+            verify=_SSL_CONTEXT,
+            limits=httpx2.Limits(
+                max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0
+            ),
+        )
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Kept open for the next turn; it goes away with its event loop."""
+
+
+# Pooled connections belong to the loop that opened them (tests run many loops).
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedPool] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared_pool() -> _SharedPool:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _SharedPool()
+    return pool
+
+
 def _http_client(
     headers: dict[str, str] | None = None,
     timeout: httpx2.Timeout | None = None,
     auth: httpx2.Auth | None = None,
 ) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=_SSL_CONTEXT)
+    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=_shared_pool())
 
 
 def _tool_outcome(context: MCPToolCustomDataContext) -> Mapping[str, Any]:

@@ -817,6 +817,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SESSIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
@@ -833,7 +834,6 @@ def main(argv: list[str] | None = None) -> int:
         "--api-workers", type=int, default=1, help="`todo-agent api --workers N` (default 1)"
     )
     args = parser.parse_args(argv)
-    global SESSIONS
     SESSIONS = args.sessions
     if args.api_workers > 1:
         API_OPTIONS[:] = ["--workers", str(args.api_workers)]

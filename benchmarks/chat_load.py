@@ -128,37 +128,52 @@ class Outcome:
         return sum(self.errors.values())
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    try:  # Linux: after the command name come state, ppid, ... utime (14), stime (15)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _with_children(pid: int) -> list[int]:
+    """The process and its direct children (uvicorn's worker processes)."""
+    children = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and (fields := _stat_fields(entry.name)) and fields[1] == str(pid)
+    ]
+    return [pid, *children]
+
+
 class CpuMeter:
     """CPU seconds (user + system) that processes spent between `start()` and `per_turn()`."""
 
     def __init__(self, **pids: int) -> None:
-        self.pids = pids
+        self.pids = {name: _with_children(pid) for name, pid in pids.items()}
         self.before: dict[str, float] = {}
 
     @staticmethod
-    def _cpu(pid: int | None) -> float:
-        """CPU seconds of a process and its children (uvicorn workers), or of this process."""
-        if pid is None:
+    def _cpu(pids: list[int] | None) -> float:
+        if pids is None:  # this process
             return time.process_time()
         total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:  # Linux: ppid is field 4; utime and stime are fields 14 and 15
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if stat.parent.name == str(pid) or fields[1] == str(pid):
+        for pid in pids:
+            if (fields := _stat_fields(pid)) is not None:
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
+    def _now(self) -> dict[str, float]:
+        now = {name: self._cpu(pids) for name, pids in self.pids.items()}
+        now["client"] = self._cpu(None)
+        return now
+
     def start(self) -> CpuMeter:
-        self.before = {name: self._cpu(pid) for name, pid in self.pids.items()}
-        self.before["client"] = self._cpu(None)
+        self.before = self._now()
         return self
 
     def per_turn(self, turns: int) -> dict[str, float]:
         """Milliseconds of CPU per turn, by process."""
-        after = {name: self._cpu(pid) for name, pid in self.pids.items()}
-        after["client"] = self._cpu(None)
+        after = self._now()
         return {
             name: round((after[name] - self.before[name]) * 1000 / max(turns, 1), 1)
             for name in after

@@ -62,13 +62,18 @@ def reject_nul(value: str, field: str) -> str:
     return value
 
 
-def _clean_title(value: str) -> str:
-    value = reject_nul(value, "title").strip()
+def clean_text(value: str, field: str, max_length: int) -> str:
+    """Trimmed, non-blank text of at most `max_length` characters (titles, chat messages)."""
+    value = reject_nul(value, field).strip()
     if not value:
-        raise ValueError("title must not be blank")
-    if len(value) > TITLE_MAX:
-        raise ValueError(f"title must be at most {TITLE_MAX} characters")
+        raise ValueError(f"{field} must not be blank")
+    if len(value) > max_length:
+        raise ValueError(f"{field} must be at most {max_length} characters")
     return value
+
+
+def _clean_title(value: str) -> str:
+    return clean_text(value, "title", TITLE_MAX)
 
 
 class TaskBase(SQLModel):

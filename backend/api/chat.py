@@ -39,7 +39,7 @@ from backend.chat.turn import (
     start_turn,
 )
 from backend.deps import CurrentUser, PrincipalDep, SettingsDep
-from backend.models import reject_nul
+from backend.models import clean_text
 from backend.ratelimit import enforce_chat_rate_limit
 
 MESSAGE_MAX = 4000
@@ -56,12 +56,7 @@ class ChatRequest(BaseModel):
     @field_validator("message")
     @classmethod
     def _message(cls, value: str) -> str:
-        value = reject_nul(value, "message").strip()
-        if not value:
-            raise ValueError("message must not be blank")
-        if len(value) > MESSAGE_MAX:
-            raise ValueError(f"message must be at most {MESSAGE_MAX} characters")
-        return value
+        return clean_text(value, "message", MESSAGE_MAX)
 
 
 class ToolCallPublic(BaseModel):

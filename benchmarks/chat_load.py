@@ -50,7 +50,7 @@ import sqlalchemy as sa  # noqa: E402
 from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
-from tests.servers import ServiceProcess, free_port, port_open, service_env  # noqa: E402
+from tests.servers import ServiceProcess, free_port, port_open, running, service_env  # noqa: E402
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -233,43 +233,14 @@ def migrate(env: dict[str, str]) -> None:
     )
 
 
-class _Service(ServiceProcess):
-    """`todo-agent <command>` plus options (`--workers 2`), started as tests/servers.py does."""
-
-    def __init__(self, command: str, env: dict[str, str], folder: Path, options: list[str]) -> None:
-        super().__init__(command, free_port(), env, folder / f"{command}-{time.time_ns()}.log")
-        self.options = options
-
-    def start(self, timeout: float = 60) -> ServiceProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 (open for the child's lifetime)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", self.command, "--host", "127.0.0.1",
-             "--port", str(self.port), *self.options],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.command} exited: {self.log()[-2000:]}")
-            if port_open(self.port) and (self.command != "api" or self._healthy()):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.command} did not start: {self.log()[-2000:]}")
-
-
 API_OPTIONS: list[str] = []  # set from --api-workers
 
 
-@contextlib.contextmanager
-def service(command: str, env: dict[str, str], folder: Path) -> Iterator[ServiceProcess]:
-    options = API_OPTIONS if command == "api" else []
-    process = _Service(command, env, folder, options)
-    process.start(timeout=60)
-    try:
-        yield process
-    finally:
-        process.stop()
+def service(
+    command: str, env: dict[str, str], folder: Path
+) -> contextlib.AbstractContextManager[ServiceProcess]:
+    """`todo-agent <command>` on a free port; the API with --api-workers' options."""
+    return running(command, env, folder, options=API_OPTIONS if command == "api" else ())
 
 
 @contextlib.contextmanager

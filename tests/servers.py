@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -42,10 +44,13 @@ def service_env(database_url: str, secret: str, data_dir: Path, **extra: str) ->
 
 
 class ServiceProcess:
-    """One `todo-agent <command>` child process; restartable, logs kept in a file."""
+    """One `todo-agent <command> [options]` child process; restartable, logs kept in a file."""
 
-    def __init__(self, command: str, port: int, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, command: str, port: int, env: dict[str, str], log_path: Path, options: Sequence[str] = ()
+    ) -> None:
         self.command, self.port, self.env, self.log_path = command, port, env, log_path
+        self.options = list(options)  # e.g. ["--workers", "2"]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -53,12 +58,13 @@ class ServiceProcess:
         suffix = "/mcp" if self.command == "mcp" else ""
         return f"http://127.0.0.1:{self.port}{suffix}"
 
-    def start(self, timeout: float = 30) -> ServiceProcess:
+    def start(self, timeout: float = 60) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", self.command, "--host", "127.0.0.1",
-             "--port", str(self.port)],
+             "--port", str(self.port), *self.options],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=PROJECT_ROOT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,8 +97,11 @@ class ServiceProcess:
 
 
 @contextmanager
-def running(command: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(command, port or free_port(), env, log_dir / f"{command}-{time.time_ns()}.log")
+def running(
+    command: str, env: dict[str, str], log_dir: Path, port: int | None = None, options: Sequence[str] = ()
+) -> Iterator[ServiceProcess]:
+    log_path = log_dir / f"{command}-{time.time_ns()}.log"
+    service = ServiceProcess(command, port or free_port(), env, log_path, options)
     service.start()
     try:
         yield service

@@ -138,14 +138,19 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-def _raise_taken_or_missing(session: Session, user_id: str, conversation_id: int) -> None:
-    exists = session.exec(
+def _require_owned(session: Session, user_id: str, conversation_id: int) -> None:
+    """Another user's conversation is "not found", exactly like one that does not exist."""
+    owned = session.exec(
         select(Conversation.id).where(
             Conversation.id == conversation_id, Conversation.user_id == user_id
         )
     ).first()
-    if exists is None:
+    if owned is None:
         raise ConversationNotFoundError(conversation_id)
+
+
+def _raise_taken_or_missing(session: Session, user_id: str, conversation_id: int) -> None:
+    _require_owned(session, user_id, conversation_id)
     raise TurnInProgressError
 
 
@@ -252,13 +257,7 @@ def list_conversations(
 
 def read_messages(*, session: Session, user_id: str, conversation_id: int) -> list[Message]:
     """Every message of one of the user's conversations, in order."""
-    owned = session.exec(
-        select(Conversation.id).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
-    ).first()
-    if owned is None:
-        raise ConversationNotFoundError(conversation_id)
+    _require_owned(session, user_id, conversation_id)
     return list(
         session.exec(
             select(Message)

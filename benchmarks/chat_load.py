@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -751,9 +752,21 @@ def table(results: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # The run's scratch folder (service logs, the SQLite file) goes away after a good run; a
+    # failed run keeps it and says where, because the services' logs explain the failure.
+    folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-"))
+    try:
+        status = await _run_in(folder, args)
+    except BaseException:
+        print(f"\nservice logs kept in {folder}", file=sys.stderr)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    return status
+
+
+async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     chosen = [item.strip() for item in args.scenarios.split(",") if item.strip()]
-    folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-"))
     kind = args.db
     with database(kind, args.database_url, folder) as url:
         secret = secrets.token_urlsafe(48)

@@ -130,7 +130,11 @@ class RedisRateLimiter:
         timeout: float = 0.5,
     ) -> None:
         self.url, self.limit, self.window, self.prefix, self.timeout = (
-            url, limit, window, prefix, timeout,
+            url,
+            limit,
+            window,
+            prefix,
+            timeout,
         )
         self._client = None
         self._script = None

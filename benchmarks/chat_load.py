@@ -248,7 +248,7 @@ def service(
 def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
     """`python -m tests.fake_openai` as a process of its own; yields its base URL and pid."""
     port = free_port()
-    log = open(folder / "fake-openai.log", "ab")  # noqa: SIM115 (open for the child's lifetime)
+    log = open(folder / "fake-openai.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_openai", "--port", str(port), "--delay", str(delay)],
         cwd=ROOT,

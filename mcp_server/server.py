@@ -46,6 +46,7 @@ def _package_version() -> str:
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0"
 
+
 # The SDK's own loopback defaults, plus the port-less spellings a reverse proxy may send.
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "127.0.0.1:*", "localhost:*", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]

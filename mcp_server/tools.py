@@ -181,22 +181,34 @@ def update_task(
 # more. openWorld=False: the tools touch only this service's database.
 ANNOTATIONS: dict[str, ToolAnnotations] = {
     "add_task": ToolAnnotations(
-        title="Add a task", readOnlyHint=False, destructiveHint=False, idempotentHint=False,
+        title="Add a task",
+        readOnlyHint=False,
+        destructiveHint=False,
+        idempotentHint=False,
         openWorldHint=False,
     ),
     "list_tasks": ToolAnnotations(
         title="List tasks", readOnlyHint=True, idempotentHint=True, openWorldHint=False
     ),
     "complete_task": ToolAnnotations(
-        title="Complete a task", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+        title="Complete a task",
+        readOnlyHint=False,
+        destructiveHint=False,
+        idempotentHint=True,
         openWorldHint=False,
     ),
     "delete_task": ToolAnnotations(
-        title="Delete a task", readOnlyHint=False, destructiveHint=True, idempotentHint=False,
+        title="Delete a task",
+        readOnlyHint=False,
+        destructiveHint=True,
+        idempotentHint=False,
         openWorldHint=False,
     ),
     "update_task": ToolAnnotations(
-        title="Update a task", readOnlyHint=False, destructiveHint=True, idempotentHint=True,
+        title="Update a task",
+        readOnlyHint=False,
+        destructiveHint=True,
+        idempotentHint=True,
         openWorldHint=False,
     ),
 }

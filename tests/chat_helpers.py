@@ -32,7 +32,7 @@ def empty_database(url: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
         for table in TABLES:
-            connection.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)
+            connection.execute(sa.text(f"DELETE FROM {table}"))
     engine.dispose()
 
 

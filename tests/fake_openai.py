@@ -180,9 +180,7 @@ class FakeOpenAI:
         last = messages[-1]
         if last.get("role") == "tool":
             return text(f"Done. The tool said: {_content_text(last.get('content'))}")
-        offered = {
-            tool.get("function", {}).get("name") for tool in body.get("tools") or []
-        }
+        offered = {tool.get("function", {}).get("name") for tool in body.get("tools") or []}
         message = _content_text(last.get("content"))
         if last.get("role") == "user" and self.default_tool in offered:
             return tool_call(self.default_tool, _fill(self.default_arguments, message))
@@ -230,7 +228,7 @@ class FakeOpenAI:
         if failure.kind == "malformed":
             if stream:
                 return StreamingResponse(
-                    iter(["data: {\"id\": \"x\", \"choices\": [{\n\n", "data: [DONE]\n\n"]),
+                    iter(['data: {"id": "x", "choices": [{\n\n', "data: [DONE]\n\n"]),
                     media_type="text/event-stream",
                 )
             return Response('{"id": "x", "choices": [', media_type="application/json")
@@ -417,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON arguments of that call; {message} is the user's message",
     )
     parser.add_argument(
-        "--fail", choices=["500", "429", "malformed", "garbage", "hang"], help="answer every call this way"
+        "--fail",
+        choices=["500", "429", "malformed", "garbage", "hang"],
+        help="answer every call this way",
     )
     args = parser.parse_args(argv)
     fake = FakeOpenAI(
@@ -428,12 +428,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.fail:
         fake.fail_with(
-            {"malformed": MALFORMED, "garbage": GARBAGE, "hang": HANG}.get(args.fail) or error(int(args.fail))
+            {"malformed": MALFORMED, "garbage": GARBAGE, "hang": HANG}.get(args.fail)
+            or error(int(args.fail))
         )
     fake.port = args.port
     print(f"fake OpenAI server on {fake.base_url} (delay {args.delay}s)", flush=True)
-    uvicorn.run(fake.app(), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, lifespan="off", backlog=2048, timeout_graceful_shutdown=1)
+    uvicorn.run(
+        fake.app(),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=2048,
+        timeout_graceful_shutdown=1,
+    )
     return 0
 
 

@@ -31,7 +31,14 @@ def port_open(port: int) -> bool:
 
 def service_env(database_url: str, secret: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MODEL", "REDIS_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "MODEL",
+        "REDIS_URL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+    ):
         env.pop(name, None)
     env.update(
         DATABASE_URL=database_url,
@@ -47,7 +54,12 @@ class ServiceProcess:
     """One `todo-agent <command> [options]` child process; restartable, logs kept in a file."""
 
     def __init__(
-        self, command: str, port: int, env: dict[str, str], log_path: Path, options: Sequence[str] = ()
+        self,
+        command: str,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        options: Sequence[str] = (),
     ) -> None:
         self.command, self.port, self.env, self.log_path = command, port, env, log_path
         self.options = list(options)  # e.g. ["--workers", "2"]
@@ -59,11 +71,23 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}{suffix}"
 
     def start(self, timeout: float = 60) -> ServiceProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", self.command, "--host", "127.0.0.1",
-             "--port", str(self.port), *self.options],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "backend.cli",
+                self.command,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.options,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             cwd=PROJECT_ROOT,
         )
         deadline = time.monotonic() + timeout
@@ -98,7 +122,11 @@ class ServiceProcess:
 
 @contextmanager
 def running(
-    command: str, env: dict[str, str], log_dir: Path, port: int | None = None, options: Sequence[str] = ()
+    command: str,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[ServiceProcess]:
     log_path = log_dir / f"{command}-{time.time_ns()}.log"
     service = ServiceProcess(command, port or free_port(), env, log_path, options)

@@ -101,7 +101,9 @@ def test_app_commands_are_valid_cli_invocations(services: dict, name: str) -> No
 
 
 @pytest.mark.parametrize("name", ["mcp", "api"])
-def test_servers_listen_on_all_interfaces_on_their_published_port(services: dict, name: str) -> None:
+def test_servers_listen_on_all_interfaces_on_their_published_port(
+    services: dict, name: str
+) -> None:
     service = services[name]
     parsed = build_parser().parse_args(command_args(service)[1:])
     assert parsed.host == "0.0.0.0"

@@ -44,7 +44,9 @@ INITIALIZE = {
 
 def token(user: str, secret: str = TEST_SECRET, ttl: int = 3600, **claims: Any) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": user, "iat": now, "exp": now + ttl, **claims}, secret, algorithm="HS256")
+    return jwt.encode(
+        {"sub": user, "iat": now, "exp": now + ttl, **claims}, secret, algorithm="HS256"
+    )
 
 
 def unsigned_token(user: str) -> str:
@@ -66,8 +68,12 @@ def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return rpc("tools/call", {"name": name, "arguments": arguments})
 
 
-def post(service: ServiceProcess, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(service.url, json=body, headers={**MCP_HEADERS, **(headers or {})}, timeout=10)
+def post(
+    service: ServiceProcess, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(
+        service.url, json=body, headers={**MCP_HEADERS, **(headers or {})}, timeout=10
+    )
 
 
 def agents_client(service: ServiceProcess, user: str) -> MCPServerStreamableHttp:
@@ -105,7 +111,9 @@ def mcp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicePro
     ],
     ids=["no-token", "empty", "garbage", "basic", "alg-none", "wrong-secret", "expired", "no-sub"],
 )
-def test_requests_without_a_valid_token_get_401(mcp_service: ServiceProcess, authorization: str | None) -> None:
+def test_requests_without_a_valid_token_get_401(
+    mcp_service: ServiceProcess, authorization: str | None
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     response = post(mcp_service, INITIALIZE, headers)
     assert response.status_code == 401
@@ -149,7 +157,9 @@ def test_health_needs_no_token(mcp_service: ServiceProcess) -> None:
 def test_foreign_host_and_origin_are_refused_by_default(mcp_service: ServiceProcess) -> None:
     by_host = post(mcp_service, INITIALIZE, {**bearer("alice"), "Host": "evil.example:8001"})
     by_origin = post(mcp_service, INITIALIZE, {**bearer("alice"), "Origin": "http://evil.example"})
-    local_origin = post(mcp_service, INITIALIZE, {**bearer("alice"), "Origin": "http://localhost:6274"})
+    local_origin = post(
+        mcp_service, INITIALIZE, {**bearer("alice"), "Origin": "http://localhost:6274"}
+    )
     assert by_host.status_code == 421
     assert by_origin.status_code == 403
     assert local_origin.status_code == 200
@@ -157,14 +167,17 @@ def test_foreign_host_and_origin_are_refused_by_default(mcp_service: ServiceProc
 
 def test_configured_hosts_and_origins_are_accepted(sqlite_url: str, tmp_path: Path) -> None:
     env = service_env(
-        sqlite_url, TEST_SECRET, tmp_path / "data",
+        sqlite_url,
+        TEST_SECRET,
+        tmp_path / "data",
         MCP_ALLOWED_HOSTS="mcp:8001,todo.example.com",
         MCP_ALLOWED_ORIGINS="https://todo.example.com",
     )
     with running("mcp", env, tmp_path) as service:
         compose = post(service, INITIALIZE, {**bearer("alice"), "Host": "mcp:8001"})
         proxied = post(
-            service, INITIALIZE,
+            service,
+            INITIALIZE,
             {**bearer("alice"), "Host": "todo.example.com", "Origin": "https://todo.example.com"},
         )
         other = post(service, INITIALIZE, {**bearer("alice"), "Host": "evil.example"})
@@ -174,9 +187,7 @@ def test_configured_hosts_and_origins_are_accepted(sqlite_url: str, tmp_path: Pa
 # --- the Agents SDK client --------------------------------------------------------------------
 
 
-def test_agents_sdk_client_lists_and_calls_the_tools(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_agents_sdk_client_lists_and_calls_the_tools(database_url: str, tmp_path: Path) -> None:
     """`MCPServerStreamableHttp` with the Bearer header, against the real process, per database."""
     alice, bob = random_user(), random_user()
 
@@ -184,18 +195,26 @@ def test_agents_sdk_client_lists_and_calls_the_tools(
         async with agents_client(service, alice) as as_alice, agents_client(service, bob) as as_bob:
             tools = await as_alice.list_tools()
             assert {tool.name for tool in tools} == TOOLS
-            added = await as_alice.call_tool("add_task", {"title": "Buy milk", "description": "2 l"})
+            added = await as_alice.call_tool(
+                "add_task", {"title": "Buy milk", "description": "2 l"}
+            )
             assert not added.is_error
             task_id = added.structured_content["task_id"]
             done = await as_alice.call_tool("complete_task", {"task_id": task_id})
-            assert done.structured_content == {"task_id": task_id, "status": "completed", "title": "Buy milk"}
+            assert done.structured_content == {
+                "task_id": task_id,
+                "status": "completed",
+                "title": "Buy milk",
+            }
             listed = await as_alice.call_tool("list_tasks", {"status": "completed"})
             assert [task["title"] for task in listed.structured_content["tasks"]] == ["Buy milk"]
             stolen = await as_bob.call_tool("delete_task", {"task_id": task_id})
             assert stolen.is_error and f"Task {task_id} not found" in stolen.content[0].text
             assert (await as_alice.call_tool("list_tasks", {})).structured_content["count"] == 1
 
-    with running("mcp", service_env(database_url, TEST_SECRET, tmp_path / "data"), tmp_path) as service:
+    with running(
+        "mcp", service_env(database_url, TEST_SECRET, tmp_path / "data"), tmp_path
+    ) as service:
         asyncio.run(scenario(service))
 
 
@@ -222,22 +241,34 @@ def test_agent_reads_tool_results_as_documented(
             use_structured_content=use_structured_content,
         ) as server:
             agent = Agent(name="todo", model=model, mcp_servers=[server])
-            result = await Runner.run(agent, "add buy milk", run_config=RunConfig(tracing_disabled=True))
-        return [item["output"] for item in result.to_input_list() if item.get("type") == "function_call_output"]
+            result = await Runner.run(
+                agent, "add buy milk", run_config=RunConfig(tracing_disabled=True)
+            )
+        return [
+            item["output"]
+            for item in result.to_input_list()
+            if item.get("type") == "function_call_output"
+        ]
 
     added, missing = asyncio.run(run())
     if use_structured_content:
         assert isinstance(added, str)
-        assert json.loads(added) == {"task_id": json.loads(added)["task_id"], "status": "created", "title": "Buy milk"}
+        assert json.loads(added) == {
+            "task_id": json.loads(added)["task_id"],
+            "status": "created",
+            "title": "Buy milk",
+        }
     else:
         assert added[0]["type"] == "input_text"
         assert json.loads(added[0]["text"])["status"] == "created"
     # Errors always arrive as text, with the tool's message.
-    assert missing == [{
-        "type": "input_text",
-        "text": "Error executing tool complete_task: Task 999999 not found. "
-        "Call list_tasks to see the ids of your tasks.",
-    }]
+    assert missing == [
+        {
+            "type": "input_text",
+            "text": "Error executing tool complete_task: Task 999999 not found. "
+            "Call list_tasks to see the ids of your tasks.",
+        }
+    ]
 
 
 def test_many_concurrent_clients_are_served_correctly(mcp_service: ServiceProcess) -> None:
@@ -266,47 +297,88 @@ def test_many_concurrent_clients_are_served_correctly(mcp_service: ServiceProces
 def inspector() -> Path:
     """The Inspector CLI, installed once into a cache folder shared by test runs."""
     executable = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
-    package_json = INSPECTOR_DIR / "node_modules" / "@modelcontextprotocol" / "inspector" / "package.json"
-    installed = package_json.exists() and json.loads(package_json.read_text()).get("version") == INSPECTOR_VERSION
+    package_json = (
+        INSPECTOR_DIR / "node_modules" / "@modelcontextprotocol" / "inspector" / "package.json"
+    )
+    installed = (
+        package_json.exists()
+        and json.loads(package_json.read_text()).get("version") == INSPECTOR_VERSION
+    )
     if not (executable.exists() and installed):
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("npm is not installed: cannot install the MCP Inspector CLI")
         INSPECTOR_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(INSPECTOR_DIR),
-             f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"],
-            check=True, capture_output=True, timeout=600,
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                str(INSPECTOR_DIR),
+                f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
         )
     return executable
 
 
-def run_inspector(inspector: Path, service: ServiceProcess, user: str, tmp_path: Path, *args: str) -> dict[str, Any]:
+def run_inspector(
+    inspector: Path, service: ServiceProcess, user: str, tmp_path: Path, *args: str
+) -> dict[str, Any]:
     # HOME in tmp_path: the CLI keeps a catalog and storage under ~/.mcp-inspector.
     env = dict(os.environ, HOME=str(tmp_path))
     completed = subprocess.run(
-        [str(inspector), "--cli", service.url, "--header", f"Authorization: Bearer {token(user)}", *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            str(inspector),
+            "--cli",
+            service.url,
+            "--header",
+            f"Authorization: Bearer {token(user)}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return json.loads(completed.stdout)
 
 
-def test_inspector_cli_lists_the_five_tools(inspector: Path, mcp_service: ServiceProcess, tmp_path: Path) -> None:
-    listed = run_inspector(inspector, mcp_service, random_user(), tmp_path, "--method", "tools/list")
+def test_inspector_cli_lists_the_five_tools(
+    inspector: Path, mcp_service: ServiceProcess, tmp_path: Path
+) -> None:
+    listed = run_inspector(
+        inspector, mcp_service, random_user(), tmp_path, "--method", "tools/list"
+    )
     assert {tool["name"] for tool in listed["tools"]} == TOOLS
 
 
-def test_inspector_cli_calls_add_task(inspector: Path, mcp_service: ServiceProcess, tmp_path: Path) -> None:
+def test_inspector_cli_calls_add_task(
+    inspector: Path, mcp_service: ServiceProcess, tmp_path: Path
+) -> None:
     user = random_user()
     added = run_inspector(
-        inspector, mcp_service, user, tmp_path,
-        "--method", "tools/call", "--tool-name", "add_task",
-        "--tool-arg", "title=Water the plants", "description=Balcony too",
+        inspector,
+        mcp_service,
+        user,
+        tmp_path,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "add_task",
+        "--tool-arg",
+        "title=Water the plants",
+        "description=Balcony too",
     )
     listed = post(mcp_service, tool_call("list_tasks", {}), bearer(user)).json()["result"]
     assert added["isError"] is False
     assert added["structuredContent"]["status"] == "created"
-    assert [(task["title"], task["description"]) for task in listed["structuredContent"]["tasks"]] == [
-        ("Water the plants", "Balcony too")
-    ]
+    assert [
+        (task["title"], task["description"]) for task in listed["structuredContent"]["tasks"]
+    ] == [("Water the plants", "Balcony too")]

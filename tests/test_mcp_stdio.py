@@ -67,7 +67,12 @@ def test_stdio_server_refuses_to_start_without_a_valid_token(
     if token is not None:
         env["TODO_AGENT_TOKEN"] = tokens.get(token, token)
     completed = subprocess.run(
-        [TODO_AGENT, "mcp", "--stdio"], env=env, input="", capture_output=True, text=True, timeout=30
+        [TODO_AGENT, "mcp", "--stdio"],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert completed.returncode == 2
     assert expected in completed.stderr

@@ -80,7 +80,11 @@ async def test_tools_are_listed_with_schemas_annotations_and_no_user_id(settings
     title = tools["add_task"].input_schema["properties"]["title"]
     assert (title["minLength"], title["maxLength"]) == (1, 200)
     assert tools["complete_task"].input_schema["properties"]["task_id"]["minimum"] == 1
-    assert tools["list_tasks"].input_schema["properties"]["status"]["enum"] == ["all", "pending", "completed"]
+    assert tools["list_tasks"].input_schema["properties"]["status"]["enum"] == [
+        "all",
+        "pending",
+        "completed",
+    ]
 
 
 async def test_add_task_creates_a_task_and_returns_its_id(settings: Settings) -> None:
@@ -91,7 +95,10 @@ async def test_add_task_creates_a_task_and_returns_its_id(settings: Settings) ->
     assert listed["count"] == 1
     task = listed["tasks"][0]
     assert (task["id"], task["title"], task["description"], task["completed"]) == (
-        added["task_id"], "Buy milk", "2 liters", False,
+        added["task_id"],
+        "Buy milk",
+        "2 liters",
+        False,
     )
     assert task["created_at"] and task["updated_at"]
 
@@ -131,11 +138,17 @@ async def test_list_tasks_filters_by_status(settings: Settings) -> None:
         await call(client, "add_task", title="Call mom")
         await call(client, "complete_task", task_id=first["task_id"])
         titles = {
-            status: [task["title"] for task in (await call(client, "list_tasks", status=status))["tasks"]]
+            status: [
+                task["title"] for task in (await call(client, "list_tasks", status=status))["tasks"]
+            ]
             for status in ("all", "pending", "completed")
         }
         empty = await call(client, "list_tasks", status="pending")
-    assert titles == {"all": ["Buy milk", "Call mom"], "pending": ["Call mom"], "completed": ["Buy milk"]}
+    assert titles == {
+        "all": ["Buy milk", "Call mom"],
+        "pending": ["Call mom"],
+        "completed": ["Buy milk"],
+    }
     assert empty["count"] == 1
 
 
@@ -168,7 +181,9 @@ async def test_delete_task_removes_it_and_names_it(settings: Settings) -> None:
 
 async def test_update_task_changes_only_what_is_given(settings: Settings) -> None:
     async with client_as("alice", settings) as client:
-        task_id = (await call(client, "add_task", title="Buy milk", description="2 liters"))["task_id"]
+        task_id = (await call(client, "add_task", title="Buy milk", description="2 liters"))[
+            "task_id"
+        ]
         renamed = await call(client, "update_task", task_id=task_id, title=" Buy oat milk ")
         after_rename = (await call(client, "list_tasks"))["tasks"][0]
         await call(client, "update_task", task_id=task_id, description="")
@@ -201,7 +216,11 @@ async def test_update_task_rejects_bad_input(
 @pytest.mark.parametrize("tool", ["complete_task", "delete_task", "update_task"])
 @pytest.mark.parametrize(
     ("task_id", "expected"),
-    [(0, "greater than or equal to 1"), (-3, "greater than or equal to 1"), ("abc", "valid integer")],
+    [
+        (0, "greater than or equal to 1"),
+        (-3, "greater than or equal to 1"),
+        ("abc", "valid integer"),
+    ],
 )
 async def test_task_id_must_be_a_positive_integer(
     settings: Settings, tool: str, task_id: object, expected: str
@@ -213,7 +232,9 @@ async def test_task_id_must_be_a_positive_integer(
 
 
 @pytest.mark.parametrize("tool", ["complete_task", "delete_task", "update_task"])
-async def test_unknown_task_is_a_tool_error_the_model_can_relay(settings: Settings, tool: str) -> None:
+async def test_unknown_task_is_a_tool_error_the_model_can_relay(
+    settings: Settings, tool: str
+) -> None:
     extra = {"title": "New"} if tool == "update_task" else {}
     async with client_as("alice", settings) as client:
         message = await error_text(client, tool, task_id=4242, **extra)
@@ -234,15 +255,23 @@ async def test_bob_cannot_touch_alices_tasks(
     settings: Settings, tool: str, arguments: dict[str, Any]
 ) -> None:
     async with client_as("alice", settings) as alice, client_as("bob", settings) as bob:
-        task_id = (await call(alice, "add_task", title="Alice's secret", description="private"))["task_id"]
+        task_id = (await call(alice, "add_task", title="Alice's secret", description="private"))[
+            "task_id"
+        ]
         message = await error_text(bob, tool, task_id=task_id, **arguments)
         alices = await call(alice, "list_tasks")
     # Indistinguishable from a task that does not exist, and nothing changed.
-    assert message.endswith(f"Task {task_id} not found. Call list_tasks to see the ids of your tasks.")
+    assert message.endswith(
+        f"Task {task_id} not found. Call list_tasks to see the ids of your tasks."
+    )
     assert "Alice" not in message
     assert alices["count"] == 1
     task = alices["tasks"][0]
-    assert (task["title"], task["description"], task["completed"]) == ("Alice's secret", "private", False)
+    assert (task["title"], task["description"], task["completed"]) == (
+        "Alice's secret",
+        "private",
+        False,
+    )
 
 
 async def test_bob_lists_only_his_own_tasks(settings: Settings) -> None:

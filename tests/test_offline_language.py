@@ -65,8 +65,11 @@ def test_add_titles(message: str, expected: list[str]) -> None:
         ("add report details: due Friday", "Report", "due Friday"),
         ("add walk the dog, description: at 7am", "Walk the dog", "at 7am"),
         ("Add task: Prepare presentation (due Monday)", "Prepare presentation", "due Monday"),
-        ('add "Plan the party" with description invite everyone', "Plan the party",
-         "invite everyone"),
+        (
+            'add "Plan the party" with description invite everyone',
+            "Plan the party",
+            "invite everyone",
+        ),
         ("remind me to pay rent — before the 5th", "Pay rent", "before the 5th"),
     ],
 )
@@ -164,7 +167,10 @@ def test_actions_and_their_targets(message: str, kind: str, target: Target) -> N
 def test_updates(message: str, target: Target, title: str | None, description: str | None) -> None:
     intent = only(message)
     assert (intent.kind, intent.target, intent.title, intent.description) == (
-        "update", target, title, description
+        "update",
+        target,
+        title,
+        description,
     )
 
 

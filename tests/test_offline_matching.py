@@ -66,9 +66,19 @@ def test_identical_titles_are_ambiguous() -> None:
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("buying", "buy"), ("bought", "buy"), ("dishes", "dish"), ("groceries", "grocery"),
-     ("called", "call"), ("planned", "plan"), ("making", "mak"), ("make", "mak"),
-     ("need", "need"), ("class", "class"), ("going", "go")],
+    [
+        ("buying", "buy"),
+        ("bought", "buy"),
+        ("dishes", "dish"),
+        ("groceries", "grocery"),
+        ("called", "call"),
+        ("planned", "plan"),
+        ("making", "mak"),
+        ("make", "mak"),
+        ("need", "need"),
+        ("class", "class"),
+        ("going", "go"),
+    ],
 )
 def test_stems(word: str, expected: str) -> None:
     assert stem(word) == expected
@@ -76,10 +86,21 @@ def test_stems(word: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("delte", "delete"), ("compelte", "complete"), ("shwo", "show"), ("lsit", "list"),
-     ("remvoe", "remove"), ("renmae", "rename"), ("addd", "add"), ("udpate", "update"),
-     # real words next to a command word stay as typed
-     ("lift", "lift"), ("clean", "clean"), ("charge", "charge"), ("masks", "masks")],
+    [
+        ("delte", "delete"),
+        ("compelte", "complete"),
+        ("shwo", "show"),
+        ("lsit", "list"),
+        ("remvoe", "remove"),
+        ("renmae", "rename"),
+        ("addd", "add"),
+        ("udpate", "update"),
+        # real words next to a command word stay as typed
+        ("lift", "lift"),
+        ("clean", "clean"),
+        ("charge", "charge"),
+        ("masks", "masks"),
+    ],
 )
 def test_command_typos(typed: str, expected: str) -> None:
     assert fix_word(typed) == expected

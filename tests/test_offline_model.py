@@ -28,7 +28,10 @@ async def test_add_then_list_then_complete_by_name(chat: Conversation) -> None:
     assert chat.store.snapshot() == [{"title": "Buy milk", "completed": True}]
     # Completing by name looks the task up first, then acts on its id.
     assert [name for name, _ in chat.store.calls] == [
-        "add_task", "list_tasks", "list_tasks", "complete_task"
+        "add_task",
+        "list_tasks",
+        "list_tasks",
+        "complete_task",
     ]
 
 
@@ -52,8 +55,16 @@ async def test_small_talk_touches_no_task(chat: Conversation) -> None:
 
 async def _ask(model: OfflineModel, items: list) -> list:
     response = await model.get_response(
-        None, items, ModelSettings(), [], None, [], ModelTracing.DISABLED,
-        previous_response_id=None, conversation_id=None, prompt=None,
+        None,
+        items,
+        ModelSettings(),
+        [],
+        None,
+        [],
+        ModelTracing.DISABLED,
+        previous_response_id=None,
+        conversation_id=None,
+        prompt=None,
     )
     return response.output
 
@@ -67,7 +78,8 @@ async def test_the_same_input_gives_the_same_answer_and_one_model_serves_many_ch
     assert len(dumps) == 2
     calls = await _ask(model, first)
     assert [(c.name, json.loads(c.arguments)) for c in calls] == [
-        ("add_task", {"title": "Eggs"}), ("add_task", {"title": "Bread"})
+        ("add_task", {"title": "Eggs"}),
+        ("add_task", {"title": "Bread"}),
     ]
 
 
@@ -84,8 +96,16 @@ async def test_streaming_yields_the_reply_in_word_deltas() -> None:
     events = [
         event
         async for event in model.stream_response(
-            None, [{"role": "user", "content": "hello"}], ModelSettings(), [], None, [],
-            ModelTracing.DISABLED, previous_response_id=None, conversation_id=None, prompt=None,
+            None,
+            [{"role": "user", "content": "hello"}],
+            ModelSettings(),
+            [],
+            None,
+            [],
+            ModelTracing.DISABLED,
+            previous_response_id=None,
+            conversation_id=None,
+            prompt=None,
         )
     ]
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
@@ -141,10 +161,17 @@ async def test_calls_it_did_not_plan_stop_the_turn_instead_of_acting_blindly() -
     # The running turn already holds a call this plan would not make (say, from another model).
     items = [
         {"role": "user", "content": "add buy milk"},
-        {"type": "function_call", "call_id": "x1", "name": "delete_task",
-         "arguments": '{"task_id": 1}'},
-        {"type": "function_call_output", "call_id": "x1",
-         "output": '{"task_id": 1, "status": "deleted", "title": "A"}'},
+        {
+            "type": "function_call",
+            "call_id": "x1",
+            "name": "delete_task",
+            "arguments": '{"task_id": 1}',
+        },
+        {
+            "type": "function_call_output",
+            "call_id": "x1",
+            "output": '{"task_id": 1, "status": "deleted", "title": "A"}',
+        },
     ]
     output = await _ask(OfflineModel(), items)
     assert output[0].type == "message"

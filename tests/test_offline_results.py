@@ -38,7 +38,8 @@ def test_a_listing() -> None:
     result = parse_tool_output(json.dumps(LISTING))
     assert result.ok
     assert [(t.id, t.title, t.completed, t.description) for t in result.tasks] == [
-        (1, "A", False, ""), (2, "B", True, "x")
+        (1, "A", False, ""),
+        (2, "B", True, "x"),
     ]
     assert parse_tool_output(json.dumps({"result": LISTING["tasks"]})).tasks == result.tasks
 
@@ -46,12 +47,25 @@ def test_a_listing() -> None:
 @pytest.mark.parametrize(
     ("output", "message"),
     [
-        ("Error executing tool complete_task: Task 9 not found. Call list_tasks to see the ids "
-         "of your tasks.", "Task 9 not found."),
-        ([{"type": "text", "text": "Error executing tool add_task: Invalid input: title must "
-          "be at most 200 characters"}], "Invalid input: title must be at most 200 characters"),
-        ("An error occurred while running the tool. Please try again. Error: Task 4 not found",
-         "Task 4 not found"),
+        (
+            "Error executing tool complete_task: Task 9 not found. Call list_tasks to see the ids "
+            "of your tasks.",
+            "Task 9 not found.",
+        ),
+        (
+            [
+                {
+                    "type": "text",
+                    "text": "Error executing tool add_task: Invalid input: title must "
+                    "be at most 200 characters",
+                }
+            ],
+            "Invalid input: title must be at most 200 characters",
+        ),
+        (
+            "An error occurred while running the tool. Please try again. Error: Task 4 not found",
+            "Task 4 not found",
+        ),
         (json.dumps({"error": "Task 5 not found"}), "Task 5 not found"),
     ],
 )
@@ -63,13 +77,21 @@ def test_errors_are_recognised_and_cleaned_for_people(output: object, message: s
 def test_the_transcript_splits_turns_and_pairs_calls_with_outputs() -> None:
     items = [
         {"role": "user", "content": "add milk"},
-        {"type": "function_call", "call_id": "c1", "name": "add_task",
-         "arguments": '{"title": "Milk"}'},
+        {
+            "type": "function_call",
+            "call_id": "c1",
+            "name": "add_task",
+            "arguments": '{"title": "Milk"}',
+        },
         {"type": "function_call_output", "call_id": "c1", "output": json.dumps(CHANGE)},
         {"role": "assistant", "content": "Added."},
         {"role": "user", "content": [{"type": "input_text", "text": "mark it done"}]},
-        {"type": "function_call", "call_id": "c2", "name": "complete_task",
-         "arguments": '{"task_id": 3}'},
+        {
+            "type": "function_call",
+            "call_id": "c2",
+            "name": "complete_task",
+            "arguments": '{"task_id": 3}',
+        },
     ]
     transcript = read_transcript(items)
     assert [t.user_text for t in transcript.earlier] == ["add milk"]

@@ -88,7 +88,7 @@ def test_the_streaming_route_streams_the_offline_reply_and_persists_the_turn(cli
         assert response.status_code == 200
         for line in response.iter_lines():
             if line.startswith("data: "):
-                data = line[len("data: "):]
+                data = line[len("data: ") :]
                 events.append(data if data == "[DONE]" else json.loads(data))
     assert events[-1] == "[DONE]"
     done = events[-2]
@@ -101,7 +101,9 @@ def test_the_streaming_route_streams_the_offline_reply_and_persists_the_turn(cli
     follow_up = chat(client, headers, "mark them both as done", done["conversation_id"]).json()
     assert [c["tool"] for c in follow_up["tool_calls"]] == ["complete_task", "complete_task"]
     assert sorted((t["title"], t["completed"]) for t in tasks(client, headers)) == [
-        ("Bread", True), ("Buy milk", False), ("Eggs", True)
+        ("Bread", True),
+        ("Buy milk", False),
+        ("Eggs", True),
     ]
     stored = messages(client, headers, done["conversation_id"])
     assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]

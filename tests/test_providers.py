@@ -265,8 +265,17 @@ async def test_fake_serves_concurrent_slow_calls_without_blocking(fake: FakeOpen
 def test_fake_runs_standalone() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", str(port), "--tool", "list_tasks",
-         "--args", '{"status": "all"}'],
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_openai",
+            "--port",
+            str(port),
+            "--tool",
+            "list_tasks",
+            "--args",
+            '{"status": "all"}',
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -297,7 +306,11 @@ def test_api_refuses_to_start_with_an_unreachable_model_configuration(tmp_path) 
     env.update(MODEL="gpt-4.1", TODO_AGENT_DATA_DIR=str(tmp_path), BETTER_AUTH_SECRET="x" * 40)
     result = subprocess.run(
         [sys.executable, "-m", "backend.cli", "api", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "MODEL=gpt-4.1 needs OPENAI_API_KEY" in result.stderr

@@ -60,9 +60,7 @@ def stream_events(client: TestClient, headers: dict, message: str, **body) -> li
     ) as response:
         assert response.status_code == 200, response.read()
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    return [
-        line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines
-    ]
+    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines]
 
 
 def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:
@@ -84,9 +82,7 @@ def turn(client: TestClient, headers: dict, message: str, streaming: bool, **bod
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
-def test_the_agent_calls_the_mcp_tools_through_the_real_client(
-    client, fake, headers, streaming
-):
+def test_the_agent_calls_the_mcp_tools_through_the_real_client(client, fake, headers, streaming):
     body = turn(client, headers, "buy milk", streaming)
 
     [call] = body["tool_calls"]
@@ -103,9 +99,7 @@ def test_the_agent_calls_the_mcp_tools_through_the_real_client(
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
-def test_a_later_turn_sees_earlier_tool_calls_from_the_database(
-    client, fake, headers, streaming
-):
+def test_a_later_turn_sees_earlier_tool_calls_from_the_database(client, fake, headers, streaming):
     first = turn(client, headers, "buy milk", streaming)
     task_id = first["tool_calls"][0]["result"]["task_id"]
     fake.script(tool_call("complete_task", {"task_id": task_id}), text("Marked 'buy milk' done."))
@@ -150,9 +144,7 @@ def test_provider_failures_are_503_and_store_nothing(client, fake, headers, fail
 
 
 @pytest.mark.parametrize(("failure", "detail"), PROVIDER_FAILURES[:3])
-def test_provider_failures_end_a_stream_with_an_error_event(
-    client, fake, headers, failure, detail
-):
+def test_provider_failures_end_a_stream_with_an_error_event(client, fake, headers, failure, detail):
     fake.fail_with(failure)
     events = stream_events(client, headers, "buy milk")
     assert events[-2:] == [{"type": "error", "status": 503, "detail": detail}, "[DONE]"]

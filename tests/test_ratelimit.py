@@ -200,15 +200,23 @@ def test_route_answers_429_with_retry_after(limited_app, auth_headers_sqlite, mo
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert "try again" in refused.json()["detail"]
     other = random_user()
-    assert limited_app.post(f"/api/{other}/limited", headers=auth_headers_sqlite(other)).status_code == 200
+    assert (
+        limited_app.post(f"/api/{other}/limited", headers=auth_headers_sqlite(other)).status_code
+        == 200
+    )
 
 
-def test_unauthenticated_requests_are_not_counted(limited_app, auth_headers_sqlite, monkeypatch) -> None:
+def test_unauthenticated_requests_are_not_counted(
+    limited_app, auth_headers_sqlite, monkeypatch
+) -> None:
     set_limit(monkeypatch, 1)
     user = random_user()
     for _ in range(3):
         assert limited_app.post(f"/api/{user}/limited").status_code == 401
-    assert limited_app.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code == 200
+    assert (
+        limited_app.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
+        == 200
+    )
 
 
 def test_zero_disables_the_limit(limited_app, auth_headers_sqlite, monkeypatch) -> None:
@@ -222,7 +230,9 @@ def test_zero_disables_the_limit(limited_app, auth_headers_sqlite, monkeypatch) 
 
 
 @needs_redis
-def test_route_limit_is_shared_through_redis(sqlite_settings, auth_headers_sqlite, monkeypatch) -> None:
+def test_route_limit_is_shared_through_redis(
+    sqlite_settings, auth_headers_sqlite, monkeypatch
+) -> None:
     set_limit(monkeypatch, 2, REDIS_URL)
 
     def replica() -> FastAPI:
@@ -237,6 +247,8 @@ def test_route_limit_is_shared_through_redis(sqlite_settings, auth_headers_sqlit
 
     user = random_user() + uuid.uuid4().hex
     with TestClient(replica()) as one, TestClient(replica()) as two:
-        codes = [c.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
-                 for c in (one, two, one)]
+        codes = [
+            c.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
+            for c in (one, two, one)
+        ]
     assert codes == [200, 200, 429]

@@ -43,11 +43,14 @@ def require_chat(stack) -> None:
         with stack.api(probe) as api:
             answer = api.post("/chat", json={"message": "show my tasks"}, timeout=30)
         _chat_probe[stack.url] = (
-            None if answer.status_code == 200
+            None
+            if answer.status_code == 200
             else f"the chat route answers {answer.status_code}: {answer.text[:200]}"
         )
     if _chat_probe[stack.url]:
-        pytest.skip(f"chat with MODEL=offline does not work in this build yet: {_chat_probe[stack.url]}")
+        pytest.skip(
+            f"chat with MODEL=offline does not work in this build yet: {_chat_probe[stack.url]}"
+        )
 
 
 # ---- the page's side of the stream protocol (answers come from Playwright) ----------------
@@ -62,22 +65,35 @@ def test_stream_events_render_tool_calls_and_text_literally(page: Page, stack, s
     answer = sse(
         {"type": "start", "conversation_id": 7},
         {"type": "tool_call", "tool": "add_task", "parameters": {"title": MARKUP}, "result": task},
-        {"type": "tool_call", "tool": "complete_task", "parameters": {"task_id": 99},
-         "result": {"error": "Task 99 not found"}},
+        {
+            "type": "tool_call",
+            "tool": "complete_task",
+            "parameters": {"task_id": 99},
+            "result": {"error": "Task 99 not found"},
+        },
         {"type": "delta", "text": "Added "},
         {"type": "delta", "text": f"{MARKUP} **to** your list."},
-        {"type": "done", "conversation_id": 7, "response": f"Added {MARKUP} **to** your list.",
-         "tool_calls": [{"tool": "add_task", "parameters": {"title": MARKUP}, "result": task}]},
+        {
+            "type": "done",
+            "conversation_id": 7,
+            "response": f"Added {MARKUP} **to** your list.",
+            "tool_calls": [{"tool": "add_task", "parameters": {"title": MARKUP}, "result": task}],
+        },
     )
-    page.route("**/chat/stream", lambda route: route.fulfill(
-        status=200, headers={"Content-Type": "text/event-stream"}, body=answer))
+    page.route(
+        "**/chat/stream",
+        lambda route: route.fulfill(
+            status=200, headers={"Content-Type": "text/event-stream"}, body=answer
+        ),
+    )
 
     send(page, "add the tricky one")
     reply = page.locator(".message-assistant").last
     expect(reply.locator(".message-text")).to_have_text(f"Added {MARKUP} **to** your list.")
     call = reply.locator(".tool-call").first
     expect(reply.locator(".tool-call.is-error .tool-result")).to_have_text(
-        "error: Task 99 not found")
+        "error: Task 99 not found"
+    )
     expect(call.locator(".tool-name")).to_have_text("add_task")
     expect(call.locator(".tool-args")).to_have_text(f'title: "{MARKUP}"')
     expect(call.locator(".tool-result")).to_have_text(f'#{created["id"]} "{MARKUP}"')
@@ -94,18 +110,38 @@ def test_rate_limit_waits_and_unavailable_offers_retry(page: Page, stack, screen
     user = random_user()
     sign_in(page, stack, user)
     answers = [
-        {"status": 429, "headers": {"Retry-After": "2", "Content-Type": "application/json"},
-         "body": json.dumps({"detail": "Too many requests"})},
-        {"status": 503, "headers": {"Content-Type": "application/json"},
-         "body": json.dumps({"detail": "The model is unavailable"})},
-        {"status": 200, "headers": {"Content-Type": "text/event-stream"},
-         "body": sse({"type": "start", "conversation_id": 3},
-                     {"type": "error", "status": 503, "detail": "The tool server is unavailable"})},
-        {"status": 200, "headers": {"Content-Type": "text/event-stream"},
-         "body": sse({"type": "start", "conversation_id": 3},
-                     {"type": "delta", "text": "You have no tasks."},
-                     {"type": "done", "conversation_id": 3, "response": "You have no tasks.",
-                      "tool_calls": []})},
+        {
+            "status": 429,
+            "headers": {"Retry-After": "2", "Content-Type": "application/json"},
+            "body": json.dumps({"detail": "Too many requests"}),
+        },
+        {
+            "status": 503,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"detail": "The model is unavailable"}),
+        },
+        {
+            "status": 200,
+            "headers": {"Content-Type": "text/event-stream"},
+            "body": sse(
+                {"type": "start", "conversation_id": 3},
+                {"type": "error", "status": 503, "detail": "The tool server is unavailable"},
+            ),
+        },
+        {
+            "status": 200,
+            "headers": {"Content-Type": "text/event-stream"},
+            "body": sse(
+                {"type": "start", "conversation_id": 3},
+                {"type": "delta", "text": "You have no tasks."},
+                {
+                    "type": "done",
+                    "conversation_id": 3,
+                    "response": "You have no tasks.",
+                    "tool_calls": [],
+                },
+            ),
+        },
     ]
     sent: list[dict] = []
 
@@ -157,8 +193,11 @@ def test_chat_adds_a_task_shows_the_tool_call_and_updates_the_list(page: Page, s
     expect(task_titles(page)).to_have_text([re.compile("^buy milk$", re.I)])
 
     send(page, "mark buy milk as done")
-    done_call = page.locator(".message-assistant").last.locator(".tool-call").filter(
-        has=page.locator(".tool-name", has_text="complete_task"))
+    done_call = (
+        page.locator(".message-assistant")
+        .last.locator(".tool-call")
+        .filter(has=page.locator(".tool-name", has_text="complete_task"))
+    )
     expect(done_call).to_have_count(1, timeout=20_000)
     expect(page.locator("#task-list .task.is-done")).to_have_count(1)
     screenshot(page, "03-chat-tool-call")
@@ -191,7 +230,8 @@ def test_conversation_sidebar_lists_opens_and_deletes(page: Page, stack, screens
     expect(conversations).to_have_count(2)
     # newest first
     expect(conversations.locator(".conversation-title")).to_have_text(
-        [re.compile("show my tasks", re.I), re.compile("add water the plants", re.I)])
+        [re.compile("show my tasks", re.I), re.compile("add water the plants", re.I)]
+    )
     screenshot(page, "04-conversations")
 
     # open the older one: its messages and tool calls come back from the server
@@ -202,13 +242,16 @@ def test_conversation_sidebar_lists_opens_and_deletes(page: Page, stack, screens
     expect(conversations.nth(1)).to_have_class(re.compile("is-active"))
 
     # delete the open one: the chat resets and the list shrinks
-    page.get_by_role("button", name=re.compile("^Delete conversation: add water the plants", re.I)).click()
+    page.get_by_role(
+        "button", name=re.compile("^Delete conversation: add water the plants", re.I)
+    ).click()
     expect(conversations).to_have_count(1)
     expect(page.locator("#chat-empty")).to_be_visible()
     page.reload()
     expect(conversations).to_have_count(1)
     expect(conversations.locator(".conversation-title")).to_have_text(
-        [re.compile("show my tasks", re.I)])
+        [re.compile("show my tasks", re.I)]
+    )
 
     # Narrower (tablet) width: the sidebar becomes a drawer behind the History button.
     page.set_viewport_size({"width": 1000, "height": 760})

@@ -74,7 +74,7 @@ def load_cases(path: Path = CASES_FILE) -> list[Case]:
 
 
 def _with_real_ids(word: str, ids: list[int] | None) -> str:
-    """"#2" in a case means the case's second task (seeded ones first, then those it created)."""
+    """ "#2" in a case means the case's second task (seeded ones first, then those it created)."""
     if ids is None:
         return word
     return re.sub(
@@ -104,8 +104,9 @@ def judge(
         matching = [t for t in final_tasks if t["title"] == expected.title]
         if not any((t.get("description") or "") == expected.description for t in matching):
             found = [t.get("description") for t in matching]
-            problems.append(f"description of {expected.title!r}: expected "
-                            f"{expected.description!r}, got {found}")
+            problems.append(
+                f"description of {expected.title!r}: expected {expected.description!r}, got {found}"
+            )
     lowered = reply.lower()
     for word in case.mentions:
         word = _with_real_ids(word, ids)
@@ -132,9 +133,11 @@ def accuracy_table(results: dict[str, list[bool]]) -> str:
         passed = sum(outcomes)
         total_passed += passed
         total += len(outcomes)
-        lines.append(f"{category:<18} {passed:>7} {len(outcomes):>6} "
-                     f"{100 * passed / len(outcomes):>8.1f}%")
+        lines.append(
+            f"{category:<18} {passed:>7} {len(outcomes):>6} {100 * passed / len(outcomes):>8.1f}%"
+        )
     if total:
-        lines.append(f"{'TOTAL':<18} {total_passed:>7} {total:>6} "
-                     f"{100 * total_passed / total:>8.1f}%")
+        lines.append(
+            f"{'TOTAL':<18} {total_passed:>7} {total:>6} {100 * total_passed / total:>8.1f}%"
+        )
     return "\n".join(lines)

@@ -17,7 +17,9 @@ def record(runner: str, case: Case, passed: bool) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for runner, results in _RESULTS.items():
-        label = {"http": "through POST /api/{user_id}/chat and the MCP server",
-                 "memory": "through the in-memory harness"}.get(runner, runner)
+        label = {
+            "http": "through POST /api/{user_id}/chat and the MCP server",
+            "memory": "through the in-memory harness",
+        }.get(runner, runner)
         terminalreporter.write_sep("=", f"offline model evaluation {label}")
         terminalreporter.write_line(accuracy_table(results))

@@ -65,7 +65,9 @@ class TodoStore:
         for task in self.tasks:
             if task.id == task_id:
                 return task
-        raise ToolFailure(f"Task {task_id} not found. Call list_tasks to see the ids of your tasks.")
+        raise ToolFailure(
+            f"Task {task_id} not found. Call list_tasks to see the ids of your tasks."
+        )
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{"title": t.title, "completed": t.completed} for t in self.tasks]
@@ -141,7 +143,9 @@ class TodoStore:
 
             def run() -> dict[str, Any]:
                 if title is None and description is None:
-                    raise ToolFailure("Nothing to update: give a new title, a new description, or both.")
+                    raise ToolFailure(
+                        "Nothing to update: give a new title, a new description, or both."
+                    )
                 task = store.find(task_id)
                 if title is not None:
                     if not title.strip():

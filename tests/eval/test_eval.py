@@ -51,8 +51,16 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         running("mcp", service_env(url, TEST_SECRET, folder / "data"), folder) as mcp,
         pytest.MonkeyPatch.context() as patch,
     ):
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MODEL", "REDIS_URL", "JWT_ISSUER",
-                     "JWT_AUDIENCE", "CORS_ORIGINS", "ENVIRONMENT"):
+        for name in (
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "MODEL",
+            "REDIS_URL",
+            "JWT_ISSUER",
+            "JWT_AUDIENCE",
+            "CORS_ORIGINS",
+            "ENVIRONMENT",
+        ):
             patch.delenv(name, raising=False)
         patch.setenv("DATABASE_URL", url)
         patch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
@@ -88,7 +96,8 @@ def run_case_over_http(client: TestClient, case: Case) -> list[str]:
         seeded.append(response.json()["id"])
         if task["completed"]:
             done = client.put(
-                f"/api/{user}/tasks/{seeded[-1]}", json={"completed": True},
+                f"/api/{user}/tasks/{seeded[-1]}",
+                json={"completed": True},
                 headers=headers,
             )
             assert done.status_code == 200, done.text
@@ -130,5 +139,16 @@ async def test_case_in_memory(case: Case) -> None:
 def test_the_set_is_big_enough_and_covers_every_category() -> None:
     assert len(CASES) >= 80
     categories = {case.category for case in CASES}
-    assert {"add", "list", "complete-id", "complete-name", "delete", "update", "bulk",
-            "two-actions", "references", "small-talk", "typos"} <= categories
+    assert {
+        "add",
+        "list",
+        "complete-id",
+        "complete-name",
+        "delete",
+        "update",
+        "bulk",
+        "two-actions",
+        "references",
+        "small-talk",
+        "typos",
+    } <= categories

@@ -53,7 +53,9 @@ class Stack:
         ]
 
     def _env(self, **extra: str) -> dict[str, str]:
-        return service_env(self.database_url, TEST_SECRET, self.folder / "data", **self.env, **extra)
+        return service_env(
+            self.database_url, TEST_SECRET, self.folder / "data", **self.env, **extra
+        )
 
     @property
     def api(self) -> ServiceProcess:

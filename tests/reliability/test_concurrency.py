@@ -64,15 +64,21 @@ async def _session(client: httpx.AsyncClient, n: int, run: str) -> dict:
     ).json()
     listed = (await client.get(f"/api/{user}/conversations", headers=headers)).json()
     return {
-        "titles": titles, "sent": sent, "answers": answers, "tasks": tasks,
-        "stored": stored, "conversations": listed["total"],
+        "titles": titles,
+        "sent": sent,
+        "answers": answers,
+        "tasks": tasks,
+        "stored": stored,
+        "conversations": listed["total"],
     }
 
 
 def _check(result: dict) -> tuple[int, int]:
     """Lost and duplicated records of one session."""
     tasks, stored, sent = result["tasks"], result["stored"], result["sent"]
-    expected_tasks = [(title.capitalize(), index == 0) for index, title in enumerate(result["titles"])]
+    expected_tasks = [
+        (title.capitalize(), index == 0) for index, title in enumerate(result["titles"])
+    ]
     found_tasks = [(task["title"], task["completed"]) for task in tasks]
     expected_messages = [m for message in sent for m in (("user", message), ("assistant", None))]
     found_messages = [(m["role"], m["content"] if m["role"] == "user" else None) for m in stored]

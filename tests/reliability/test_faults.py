@@ -79,7 +79,8 @@ def test_the_task_server_killed_mid_turn(database_url: str, tmp_path, fake: Fake
         answer: dict[str, httpx.Response] = {}
         turn = threading.Thread(
             target=lambda: answer.setdefault(
-                "r", client.post(f"/api/{USER}/chat", json=chat_body("add two"), headers=bearer(USER))
+                "r",
+                client.post(f"/api/{USER}/chat", json=chat_body("add two"), headers=bearer(USER)),
             )
         )
         turn.start()
@@ -180,7 +181,9 @@ def test_a_database_outage_is_503_and_the_service_recovers_by_itself(
                 f"/api/{USER}/chat", json=chat_body("add x", conversation_id), headers=headers
             ),
             "stream": client.post(
-                f"/api/{USER}/chat/stream", json=chat_body("add x", conversation_id), headers=headers
+                f"/api/{USER}/chat/stream",
+                json=chat_body("add x", conversation_id),
+                headers=headers,
             ),
         }
         ready = client.get("/ready")

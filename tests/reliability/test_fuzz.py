@@ -39,7 +39,6 @@ CHECKS = [
 ]
 
 
-
 @pytest.fixture
 def app(app_settings: Settings) -> FastAPI:
     from backend.main import create_app
@@ -52,9 +51,7 @@ def _operations(schema: schemathesis.BaseSchema) -> list:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_the_whole_schema_holds_under_generated_input(
-    app: FastAPI, mode: GenerationMode
-) -> None:
+def test_the_whole_schema_holds_under_generated_input(app: FastAPI, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {token(USER, ttl=3600)}"}
     checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS

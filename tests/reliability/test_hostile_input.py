@@ -63,7 +63,9 @@ def test_odd_text_goes_through_the_agent_and_the_history_verbatim(client: TestCl
             f"/api/{USER}/tasks", json={"title": f"{kind}: {text}"}, headers=bearer(USER)
         )
         assert response.status_code == 201, (kind, response.text)
-    answer = client.post(f"/api/{USER}/chat", json={"message": "show my tasks"}, headers=bearer(USER))
+    answer = client.post(
+        f"/api/{USER}/chat", json={"message": "show my tasks"}, headers=bearer(USER)
+    )
     assert answer.status_code == 200, answer.text
     [listed] = answer.json()["tool_calls"]
     titles = [task["title"] for task in listed["result"]["tasks"]]
@@ -144,7 +146,9 @@ def test_the_mcp_server_refuses_a_huge_request_without_storing_it(
     assert huge.status_code < 500
     if huge.status_code == 200:
         assert huge.json()["result"]["isError"] is True
-    odd = mcp_call(mcp_process, "add_task", {"title": HOSTILE_TEXTS["html and script"]}, bearer(USER))
+    odd = mcp_call(
+        mcp_process, "add_task", {"title": HOSTILE_TEXTS["html and script"]}, bearer(USER)
+    )
     assert odd.json()["result"]["structuredContent"]["title"] == HOSTILE_TEXTS["html and script"]
     assert [t["title"] for t in _tasks(client)] == [HOSTILE_TEXTS["html and script"]]
     try:

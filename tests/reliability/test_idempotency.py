@@ -37,9 +37,7 @@ async def _first_and_retries(services: Stack, user: str, key: str) -> tuple:
 
     first = asyncio.create_task(post(0))
     await asyncio.sleep(0.3)  # the first is running: its model call takes 0.6 s
-    retries = await asyncio.gather(
-        *(post(n % 2) for n in range(RETRIES)), post(1, "chat/stream")
-    )
+    retries = await asyncio.gather(*(post(n % 2) for n in range(RETRIES)), post(1, "chat/stream"))
     late = await post(1)  # after the first finished
     return await first, retries, late
 

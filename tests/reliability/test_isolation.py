@@ -22,7 +22,9 @@ ALICE, BOB = "alice", "bob"
 
 def _setup_alice(client: TestClient) -> tuple[dict[str, Any], int]:
     """Alice's task (made through the agent, as a user would) and her conversation."""
-    answer = client.post(f"/api/{ALICE}/chat", json={"message": "add feed the zebra"}, headers=bearer(ALICE))
+    answer = client.post(
+        f"/api/{ALICE}/chat", json={"message": "add feed the zebra"}, headers=bearer(ALICE)
+    )
     assert answer.status_code == 200, answer.text
     [task] = client.get(f"/api/{ALICE}/tasks", headers=bearer(ALICE)).json()
     return task, answer.json()["conversation_id"]
@@ -168,7 +170,9 @@ def test_every_mcp_tool_is_scoped_to_the_tokens_user(
     assert _alice_state(client) == before
 
     # Alice deletes her task: Bob's answers for that id do not change at all.
-    assert client.delete(f"/api/{ALICE}/tasks/{task['id']}", headers=bearer(ALICE)).status_code == 204
+    assert (
+        client.delete(f"/api/{ALICE}/tasks/{task['id']}", headers=bearer(ALICE)).status_code == 204
+    )
     once_missing = {name: _tool(mcp_process, BOB, name, args) for name, args in calls.items()}
     assert once_missing == while_alices
     bobs = client.get(f"/api/{BOB}/tasks", headers=bearer(BOB)).json()

@@ -54,9 +54,9 @@ def test_a_conversation_alternating_between_replicas_and_restarts_loses_nothing(
     say("add call the plumber", 1)
     # "it" is the task of the previous turn, served by the other API: history comes from the DB.
     done = say("mark it done", 0)
-    assert [c["result"].get("title") for c in done["tool_calls"] if c["tool"] == "complete_task"] == [
-        "Call the plumber"
-    ]
+    assert [
+        c["result"].get("title") for c in done["tool_calls"] if c["tool"] == "complete_task"
+    ] == ["Call the plumber"]
     replicas.apis[1].stop()  # restart an API and an MCP server mid-conversation
     replicas.mcps[0].stop()
     replicas.apis[1].start()
@@ -71,12 +71,17 @@ def test_a_conversation_alternating_between_replicas_and_restarts_loses_nothing(
             f"/api/{user}/conversations/{conversation_id}/messages", headers=headers
         ).json()
     assert [(t["title"], t["completed"]) for t in tasks] == [
-        ("Call the plumber", True), ("Buy milk", False)
+        ("Call the plumber", True),
+        ("Buy milk", False),
     ]
     assert listed["tool_calls"][-1]["result"]["count"] == 2
     assert [m["content"] for m in stored if m["role"] == "user"] == [
-        "add water the plants", "add call the plumber", "mark it done", "add buy milk",
-        "delete water the plants", "show my tasks",
+        "add water the plants",
+        "add call the plumber",
+        "mark it done",
+        "add buy milk",
+        "delete water the plants",
+        "show my tasks",
     ]
     assert [m["content"] for m in stored if m["role"] == "assistant"] == [
         r["response"] for r in replies

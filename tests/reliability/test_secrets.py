@@ -43,7 +43,12 @@ def test_no_secret_token_trace_or_sql_in_responses_or_logs(sqlite_url: str, tmp_
             mine = {"Authorization": f"Bearer {tokens[0]}"}
             requests = [
                 ("POST", f"/api/{user}/chat", chat_body("add milk"), mine),
-                ("POST", f"/api/{user}/chat", chat_body("x"), {"Authorization": f"Bearer {forged}"}),
+                (
+                    "POST",
+                    f"/api/{user}/chat",
+                    chat_body("x"),
+                    {"Authorization": f"Bearer {forged}"},
+                ),
                 ("GET", f"/api/{user}/tasks", None, {"Authorization": f"Bearer {tokens[1]}"}),
                 ("GET", f"/api/{user}/tasks", None, {"Authorization": f"Bearer {tokens[2]}"}),
                 ("GET", f"/api/{user}/tasks/99999", None, mine),
@@ -61,7 +66,9 @@ def test_no_secret_token_trace_or_sql_in_responses_or_logs(sqlite_url: str, tmp_
             services.mcp.stop()  # the task server goes away
             bodies.append(client.post(f"/api/{user}/chat", json=chat_body("b"), headers=mine).text)
             for _ in range(3):  # over the rate limit
-                bodies.append(client.post(f"/api/{user}/chat", json=chat_body("c"), headers=mine).text)
+                bodies.append(
+                    client.post(f"/api/{user}/chat", json=chat_body("c"), headers=mine).text
+                )
             logs = services.logs()
     figures.count("secrets: requests sent", len(bodies))
     assert '"status": 5' in logs or '"status": 503' in logs  # the run did include failures
@@ -88,7 +95,10 @@ def test_the_embedded_default_generates_a_private_unguessable_secret(tmp_path) -
         assert len(secret) >= 32
         minted = subprocess.run(
             [sys.executable, "-m", "backend.cli", "token", "demo"],
-            env=env, check=True, capture_output=True, text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         now = int(time.time())
         claims = {"sub": "demo", "iat": now, "exp": now + 600}
@@ -96,7 +106,9 @@ def test_the_embedded_default_generates_a_private_unguessable_secret(tmp_path) -
         with httpx.Client(base_url=api.url, timeout=10) as client:
             for guess in guesses:
                 forged = jwt.encode(claims, guess, "HS256")
-                response = client.get("/api/demo/tasks", headers={"Authorization": f"Bearer {forged}"})
+                response = client.get(
+                    "/api/demo/tasks", headers={"Authorization": f"Bearer {forged}"}
+                )
                 assert response.status_code == 401, guess
             good = client.get("/api/demo/tasks", headers={"Authorization": f"Bearer {minted}"})
             assert good.status_code == 200
@@ -105,7 +117,9 @@ def test_the_embedded_default_generates_a_private_unguessable_secret(tmp_path) -
     other = service_env(f"sqlite:///{tmp_path / 'other.db'}", "unused", tmp_path / "other")
     del other["BETTER_AUTH_SECRET"]
     subprocess.run(
-        [sys.executable, "-m", "backend.cli", "token", "demo"], env=other, check=True,
+        [sys.executable, "-m", "backend.cli", "token", "demo"],
+        env=other,
+        check=True,
         capture_output=True,
     )
     assert (tmp_path / "other" / "secret").read_text().strip() != secret

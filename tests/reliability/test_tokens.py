@@ -165,8 +165,13 @@ def test_issuer_and_audience_are_enforced_on_every_route(
     monkeypatch.setenv("JWT_ISSUER", ISSUER)
     monkeypatch.setenv("JWT_AUDIENCE", AUDIENCE)
     get_settings.cache_clear()
-    for claims in ({"iss": "https://evil.test", "aud": AUDIENCE}, {"iss": ISSUER, "aud": "other"},
-                   {"iss": ISSUER}, {"aud": AUDIENCE}, {}):
+    for claims in (
+        {"iss": "https://evil.test", "aud": AUDIENCE},
+        {"iss": ISSUER, "aud": "other"},
+        {"iss": ISSUER},
+        {"aud": AUDIENCE},
+        {},
+    ):
         assert _all_routes(api, f"Bearer {token(USER, **claims)}") == {(401, "Bearer", False)}
     good = f"Bearer {token(USER, iss=ISSUER, aud=AUDIENCE)}"
     assert api.get(f"/api/{USER}/tasks", headers={"Authorization": good}).status_code == 200
@@ -188,8 +193,12 @@ def mcp_with_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 def _mcp_answers(service: ServiceProcess, authorization: str | None) -> set:
     headers = {**MCP_HEADERS, **({"Authorization": authorization} if authorization else {})}
-    add = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-           "params": {"name": "add_task", "arguments": {"title": "forged"}}}
+    add = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "add_task", "arguments": {"title": "forged"}},
+    }
     listing = {**add, "params": {"name": "list_tasks", "arguments": {}}}
     answers = set()
     for body in (add, listing):
@@ -214,8 +223,12 @@ def test_the_mcp_server_refuses_every_bad_token_and_runs_nothing(
     assert answers == {name: {(401, False)} for name in cases}
     listed = httpx.post(
         mcp_with_issuer.url,
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-              "params": {"name": "list_tasks", "arguments": {}}},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "list_tasks", "arguments": {}},
+        },
         headers={**MCP_HEADERS, "Authorization": f"Bearer {token(USER, **good)}"},
         timeout=10,
     )

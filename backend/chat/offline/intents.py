@@ -62,15 +62,51 @@ I = re.IGNORECASE  # noqa: E741  (the one flag every pattern here uses)
 # --- helpers ----------------------------------------------------------------------------------
 
 _NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a couple": 2,
-    "couple of": 2, "a few": 0, "some": 0, "several": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a couple of": 2,
+    "a couple": 2,
+    "couple of": 2,
+    "a few": 0,
+    "some": 0,
+    "several": 0,
 }
 _ORDINALS = {
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-    "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
-    "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1, "final": -1,
-    "second last": -2, "second to last": -2, "penultimate": -2,
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+    "eighth": 8,
+    "8th": 8,
+    "ninth": 9,
+    "9th": 9,
+    "tenth": 10,
+    "10th": 10,
+    "last": -1,
+    "final": -1,
+    "second last": -2,
+    "second to last": -2,
+    "penultimate": -2,
 }
 
 _LEADING_FILLER = re.compile(
@@ -347,8 +383,10 @@ def parse_add_body(body: str, *, count: int | None = None) -> tuple[NewTask, ...
             if match := marker.search(rest):
                 description = _strip_quotes(match.group("d").strip())
                 break
-        if not description and len(quoted) == 2 and re.search(
-            r"\b(?:description|details?|notes?|desc)\b", rest, I
+        if (
+            not description
+            and len(quoted) == 2
+            and re.search(r"\b(?:description|details?|notes?|desc)\b", rest, I)
         ):
             titles, description = titles[:1], quoted[1][0] or quoted[1][1]
         return tuple(
@@ -487,8 +525,11 @@ _LIST_PATTERNS = (
         I,
     ),
     re.compile(r"^where\s+(?:am\s+i|are\s+we|do\s+i\s+stand|things\s+stand)\b.*$", I),
-    re.compile(r"^(?:did|have|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|just\s+)?(?:add|added|"
-               r"put|create|created|write|written|note|noted|save|saved|list|listed)\b.*$", I),
+    re.compile(
+        r"^(?:did|have|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|just\s+)?(?:add|added|"
+        r"put|create|created|write|written|note|noted|save|saved|list|listed)\b.*$",
+        I,
+    ),
 )
 _LIST_NOT = re.compile(
     r"\b(?:not|n't|isn't|aren't|haven't|yet to|still to|remain|remaining|left|pending|open|"
@@ -527,8 +568,10 @@ def _list_status(text: str) -> str:
         return "pending"
     if done and pending:
         # "what's left that isn't done" vs "what have I done so far": the verb decides.
-        return "completed" if re.search(r"\b(?:did i|have i|i've|i have|i did)\b", lowered) else (
-            "pending"
+        return (
+            "completed"
+            if re.search(r"\b(?:did i|have i|i've|i have|i did)\b", lowered)
+            else ("pending")
         )
     return "all"
 
@@ -576,12 +619,29 @@ def _parse_list(text: str) -> Intent | None:
             if re.match(r"^get\s+rid\b", text, I):
                 return None
             # "get milk", "check the oil", "open the window" are tasks, not list requests.
-            if verb in {"get", "check", "open", "read", "review", "give", "tell", "load",
-                        "fetch", "refresh", "see", "print", "output", "dump", "recap"}:
+            if verb in {
+                "get",
+                "check",
+                "open",
+                "read",
+                "review",
+                "give",
+                "tell",
+                "load",
+                "fetch",
+                "refresh",
+                "see",
+                "print",
+                "output",
+                "dump",
+                "recap",
+            }:
                 if not rest or not re.search(r"\b(?:" + _LIST_WORDS + r"|what|how)\b", rest, I):
                     return None
-            if verb in {"show", "list", "display", "view"} and rest and not re.search(
-                r"\b(?:" + _LIST_WORDS + r"|what|how|my|me|the)\b", rest, I
+            if (
+                verb in {"show", "list", "display", "view"}
+                and rest
+                and not re.search(r"\b(?:" + _LIST_WORDS + r"|what|how|my|me|the)\b", rest, I)
             ):
                 return None
         if index == 1 and not re.search(
@@ -605,8 +665,11 @@ _UNDONE_WORDS = (
 )
 _MARK = re.compile(
     r"^(?:mark|set|flag|put|make|move|tag|label|switch|change|update|turn)\s+(?P<t>.+?)\s+"
-    r"(?:as\s+|to\s+|into\s+|back\s+to\s+|as\s+being\s+)?(?P<s>" + _UNDONE_WORDS + "|"
-    + _DONE_WORDS + r")$",
+    r"(?:as\s+|to\s+|into\s+|back\s+to\s+|as\s+being\s+)?(?P<s>"
+    + _UNDONE_WORDS
+    + "|"
+    + _DONE_WORDS
+    + r")$",
     I,
 )
 _MARK_OFF = re.compile(r"^mark\s+(?:off\s+(?P<t>.+?)|(?P<t2>.+?)\s+off)$", I)
@@ -671,14 +734,27 @@ def _parse_complete(text: str, *, strict: bool) -> Intent | None:
         if target:
             return Intent("complete", text=text, target=target)
     if match := _COMPLETE_VERB.match(text):
-        weak = match.group("v").lower() in {"tick", "check", "close", "finish", "resolve",
-                                            "finalize", "finalise", "wrap up", "knock out",
-                                            "accomplish"}
+        weak = match.group("v").lower() in {
+            "tick",
+            "check",
+            "close",
+            "finish",
+            "resolve",
+            "finalize",
+            "finalise",
+            "wrap up",
+            "knock out",
+            "accomplish",
+        }
         target = parse_target(match.group("t"))
         if target and target.every and weak and not re.search(r"\b(?:all|every)", text, I):
             target = None  # "check my list" asks to see it
-        if target and (not weak or target.explicit or _has_marker(match.group("t"))
-                       or (not strict and match.group("v").lower() in {"finish", "tick"})):
+        if target and (
+            not weak
+            or target.explicit
+            or _has_marker(match.group("t"))
+            or (not strict and match.group("v").lower() in {"finish", "tick"})
+        ):
             return Intent("complete", text=text, target=target)
     if match := _MARK_OFF.match(text):
         target = parse_target(match.group("t") or match.group("t2"))
@@ -694,9 +770,17 @@ def _parse_complete(text: str, *, strict: bool) -> Intent | None:
         if target and (not strict or target.explicit):
             if status.startswith(("not", "still")):
                 return Intent("reopen", text=text, target=target)
-            if status in {"cancelled", "canceled", "no longer needed", "not needed",
-                          "not needed anymore", "no longer relevant", "irrelevant", "obsolete",
-                          "off"}:
+            if status in {
+                "cancelled",
+                "canceled",
+                "no longer needed",
+                "not needed",
+                "not needed anymore",
+                "no longer relevant",
+                "irrelevant",
+                "obsolete",
+                "off",
+            }:
                 return Intent("delete", text=text, target=target)
             return Intent("complete", text=text, target=target)
     if strict:
@@ -748,13 +832,21 @@ _NO_LONGER = re.compile(
 
 
 def _parse_delete(text: str, *, strict: bool) -> Intent | None:
-    if re.fullmatch(r"(?:clear|empty|wipe|reset|clean out|clear out|delete|remove|erase)"
-                    r"\s+(?:(?:out\s+)?(?:my|the|all|everything|all of my|all my)\s*)?"
-                    r"(?:whole\s+|entire\s+)?(?:todo\s+|to-do\s+|task\s+)?"
-                    r"(?:list|tasks|todos|to-dos|everything)?", text, I):
+    if re.fullmatch(
+        r"(?:clear|empty|wipe|reset|clean out|clear out|delete|remove|erase)"
+        r"\s+(?:(?:out\s+)?(?:my|the|all|everything|all of my|all my)\s*)?"
+        r"(?:whole\s+|entire\s+)?(?:todo\s+|to-do\s+|task\s+)?"
+        r"(?:list|tasks|todos|to-dos|everything)?",
+        text,
+        I,
+    ):
         return Intent("delete", text=text, target=Target(every="all"))
-    if re.fullmatch(r"(?:clean up|tidy up|tidy|clean|clear out|clear)\s+(?:my\s+|the\s+)?"
-                    r"(?:todo\s+|to-do\s+|task\s+)?(?:list|tasks|todos)", text, I):
+    if re.fullmatch(
+        r"(?:clean up|tidy up|tidy|clean|clear out|clear)\s+(?:my\s+|the\s+)?"
+        r"(?:todo\s+|to-do\s+|task\s+)?(?:list|tasks|todos)",
+        text,
+        I,
+    ):
         return Intent("delete", text=text, target=Target(every="completed"))
     if match := _DELETE_VERB.match(text):
         verb = match.group("v").lower()
@@ -765,7 +857,8 @@ def _parse_delete(text: str, *, strict: bool) -> Intent | None:
             return None
         if verb in {"clear", "clean up", "tidy up", "empty"} and re.fullmatch(
             r"(?:the\s+|my\s+|all\s+)?(?:" + _STATUS_DONE + r")(?:\s+(?:ones|tasks|items|todos))?",
-            raw, I,
+            raw,
+            I,
         ):
             return Intent("delete", text=text, target=Target(every="completed"))
         target = parse_target(raw)
@@ -774,10 +867,24 @@ def _parse_delete(text: str, *, strict: bool) -> Intent | None:
         weak = verb in _WEAK_DELETE or verb in {"clear", "clean up", "tidy up", "skip", "empty"}
         if weak and not (target.explicit or had_suffix or _has_marker(raw)):
             return None
-        if strict and not (target.explicit or _has_marker(raw) or had_suffix) and verb not in {
-            "delete", "remove", "erase", "scrap", "trash", "discard", "ditch", "nuke", "get rid of",
-            "rm", "del",
-        }:
+        if (
+            strict
+            and not (target.explicit or _has_marker(raw) or had_suffix)
+            and verb
+            not in {
+                "delete",
+                "remove",
+                "erase",
+                "scrap",
+                "trash",
+                "discard",
+                "ditch",
+                "nuke",
+                "get rid of",
+                "rm",
+                "del",
+            }
+        ):
             return None
         return Intent("delete", text=text, target=target)
     if match := _NO_LONGER.match(text):
@@ -793,25 +900,52 @@ def _parse_delete(text: str, *, strict: bool) -> Intent | None:
 _FIELD = r"(?P<field>title|name|description|details|detail|notes|note|text|desc|wording|label)"
 _EDIT = r"(?:change|update|edit|modify|set|alter|correct|fix|amend|adjust|reword|rewrite)"
 _UPDATE_PATTERNS = (
-    re.compile(r"^(?:rename|retitle|relabel|re-name|re-title)\s+(?P<t>.+?)\s+(?:to|as|into|"
-               r"->|=>)\s+(?P<new>.+)$", I),
-    re.compile(r"^" + _EDIT + r"\s+(?:the\s+)?" + _FIELD + r"\s+(?:of|for|on|in)\s+(?P<t>.+?)"
-               r"\s*(?:\s(?:to|into|as|->|=>|to say|to read)\s|:|=)\s*(?P<new>.+)$", I),
-    re.compile(r"^" + _EDIT + r"\s+(?P<t>.+?)(?:'s|s')?\s+" + _FIELD +
-               r"\s*(?:\s(?:to|into|as|->|=>|to say|to read)\s|:|=)\s*(?P<new>.+)$", I),
-    re.compile(r"^(?:add|put|attach|set|write|give|include)\s+(?:a\s+|an\s+|the\s+|some\s+)?"
-               r"(?:new\s+)?(?P<field>description|details|detail|note|notes|comment|desc)\s+"
-               r"(?:to|on|for)\s+(?P<t>.+?)(?:\s*:\s*|\s+saying\s+|\s+that says\s+|\s+-\s+|"
-               r"\s+reading\s+|\s+of\s+|\s+as\s+)(?P<new>.+)$", I),
-    re.compile(r"^(?:give|add)\s+(?P<t>.+?)\s+(?:a|the)\s+(?P<field>description|note|details)"
-               r"\s*(?::|saying|of|-)?\s*(?P<new>.+)$", I),
-    re.compile(r"^" + _EDIT + r"\s+(?P<t>.+?)(?:\s+(?:to|into|->|=>|so (?:that )?it (?:says|reads)|"
-               r"to say|to read)\s+|\s*:\s*)(?P<new>.+)$", I),
+    re.compile(
+        r"^(?:rename|retitle|relabel|re-name|re-title)\s+(?P<t>.+?)\s+(?:to|as|into|"
+        r"->|=>)\s+(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^" + _EDIT + r"\s+(?:the\s+)?" + _FIELD + r"\s+(?:of|for|on|in)\s+(?P<t>.+?)"
+        r"\s*(?:\s(?:to|into|as|->|=>|to say|to read)\s|:|=)\s*(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^"
+        + _EDIT
+        + r"\s+(?P<t>.+?)(?:'s|s')?\s+"
+        + _FIELD
+        + r"\s*(?:\s(?:to|into|as|->|=>|to say|to read)\s|:|=)\s*(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^(?:add|put|attach|set|write|give|include)\s+(?:a\s+|an\s+|the\s+|some\s+)?"
+        r"(?:new\s+)?(?P<field>description|details|detail|note|notes|comment|desc)\s+"
+        r"(?:to|on|for)\s+(?P<t>.+?)(?:\s*:\s*|\s+saying\s+|\s+that says\s+|\s+-\s+|"
+        r"\s+reading\s+|\s+of\s+|\s+as\s+)(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^(?:give|add)\s+(?P<t>.+?)\s+(?:a|the)\s+(?P<field>description|note|details)"
+        r"\s*(?::|saying|of|-)?\s*(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^" + _EDIT + r"\s+(?P<t>.+?)(?:\s+(?:to|into|->|=>|so (?:that )?it (?:says|reads)|"
+        r"to say|to read)\s+|\s*:\s*)(?P<new>.+)$",
+        I,
+    ),
     re.compile(r"^(?:replace|swap|switch)\s+(?P<t>.+?)\s+(?:with|for|by)\s+(?P<new>.+)$", I),
-    re.compile(r"^(?:call|name|title)\s+(?P<t>it|that|that one|this one|this|task\s*#?\d+|#\d+)"
-               r"\s+(?P<new>.+)$", I),
-    re.compile(r"^(?P<t>it|that|task\s*#?\d+|#\d+|the\s+.+?\s+(?:one|task))\s+should\s+"
-               r"(?:be|say|read)\s+(?:called\s+|named\s+)?(?P<new>.+)$", I),
+    re.compile(
+        r"^(?:call|name|title)\s+(?P<t>it|that|that one|this one|this|task\s*#?\d+|#\d+)"
+        r"\s+(?P<new>.+)$",
+        I,
+    ),
+    re.compile(
+        r"^(?P<t>it|that|task\s*#?\d+|#\d+|the\s+.+?\s+(?:one|task))\s+should\s+"
+        r"(?:be|say|read)\s+(?:called\s+|named\s+)?(?P<new>.+)$",
+        I,
+    ),
 )
 
 
@@ -827,8 +961,11 @@ def _parse_update(text: str, *, strict: bool) -> Intent | None:
         new = _strip_quotes(new)
         if target is None or not new:
             continue
-        if index in (5, 6) and (strict or re.match(r"^(?:the\s+)?(?:my\s+)?oil\b", raw_target, I)) \
-                and not (target.explicit or _has_marker(raw_target)):
+        if (
+            index in (5, 6)
+            and (strict or re.match(r"^(?:the\s+)?(?:my\s+)?oil\b", raw_target, I))
+            and not (target.explicit or _has_marker(raw_target))
+        ):
             continue
         if re.fullmatch(_DONE_WORDS + "|" + _UNDONE_WORDS, new, I):
             continue  # "change task 3 to done" is a completion, handled there
@@ -838,8 +975,12 @@ def _parse_update(text: str, *, strict: bool) -> Intent | None:
                 new = ""
             return Intent("update", text=text, target=target, description=new)
         return Intent("update", text=text, target=target, title=_capitalize(new))
-    if match := re.match(r"^(?:remove|delete|clear|drop)\s+(?:the\s+)?(?:description|details|"
-                         r"notes?)\s+(?:of|from|on)\s+(?P<t>.+)$", text, I):
+    if match := re.match(
+        r"^(?:remove|delete|clear|drop)\s+(?:the\s+)?(?:description|details|"
+        r"notes?)\s+(?:of|from|on)\s+(?P<t>.+)$",
+        text,
+        I,
+    ):
         target = parse_target(match.group("t"))
         if target:
             return Intent("update", text=text, target=target, description="")
@@ -903,8 +1044,12 @@ def _parse_chat(text: str) -> Intent | None:
     bare = text.strip(" .!?,").lower()
     if _CANCEL.match(bare):
         return Intent("cancel", text=text)
-    for kind, pattern in (("help", _HELP), ("greet", _GREETING), ("thanks", _THANKS),
-                          ("bye", _BYE)):
+    for kind, pattern in (
+        ("help", _HELP),
+        ("greet", _GREETING),
+        ("thanks", _THANKS),
+        ("bye", _BYE),
+    ):
         if pattern.match(bare):
             return Intent(kind, text=text)
     return None
@@ -945,7 +1090,7 @@ def _fix_typos(text: str) -> str:
         return cleaned
     first = lead.group(1)
     fixed_first = fix_word(first)
-    result = fixed_first + cleaned[len(first):] if fixed_first != first else cleaned
+    result = fixed_first + cleaned[len(first) :] if fixed_first != first else cleaned
     # "mark X as dnoe", "show my taks", "delete taks 3", "check off ... tsk"
     result = re.sub(
         r"\b([A-Za-z]{3,})(?=\s*#?\d)",
@@ -954,9 +1099,22 @@ def _fix_typos(text: str) -> str:
     )
     result = re.sub(
         r"(\s)([A-Za-z]{4,})$",
-        lambda m: m.group(1) + fix_word(
-            m.group(2), ("done", "completed", "complete", "finished", "tasks", "todos",
-                         "pending", "everything", "list")
+        lambda m: (
+            m.group(1)
+            + fix_word(
+                m.group(2),
+                (
+                    "done",
+                    "completed",
+                    "complete",
+                    "finished",
+                    "tasks",
+                    "todos",
+                    "pending",
+                    "everything",
+                    "list",
+                ),
+            )
         ),
         result,
     )
@@ -1014,8 +1172,14 @@ def _starts_a_clause(rest: str, *, after_punctuation: bool) -> bool:
         return after_punctuation
     if intent.kind == "add":
         # Only an explicit add starts a new clause: "add milk and eggs" is one add of two.
-        return bool(re.match(r"^\W*(?:also\s+|then\s+|please\s+|pls\s+)*(?:add|create|"
-                             r"remind me|put|new task|new todo|insert)\b", rest, I))
+        return bool(
+            re.match(
+                r"^\W*(?:also\s+|then\s+|please\s+|pls\s+)*(?:add|create|"
+                r"remind me|put|new task|new todo|insert)\b",
+                rest,
+                I,
+            )
+        )
     return True
 
 
@@ -1025,11 +1189,11 @@ def split_clauses(text: str) -> list[str]:
     for match in _SEPARATOR.finditer(text):
         if match.start() < start:
             continue
-        rest = text[match.end():]
+        rest = text[match.end() :]
         if not rest.strip():
             continue
         if _starts_a_clause(rest, after_punctuation=bool(match.group("punct"))):
-            clauses.append(text[start:match.start()])
+            clauses.append(text[start : match.start()])
             start = match.end()
     clauses.append(text[start:])
     return [clause for clause in (c.strip() for c in clauses) if clause.strip(" .!?,;")]
@@ -1058,9 +1222,12 @@ def parse_message(message: str) -> list[Intent]:
     clauses = split_clauses(text)
     if len(clauses) == 1:
         # "I'm going to the gym later, put it on my list": the "it" is the sentence before.
-        match = re.match(r"^(?P<said>.+?)\s*[,;.!-]+\s*(?:so\s+|please\s+|pls\s+|can you\s+)?"
-                         r"(?P<ask>(?:put|add|write|jot|note|save)\s+(?:it|that|this)\b.*)$",
-                         text, I)
+        match = re.match(
+            r"^(?P<said>.+?)\s*[,;.!-]+\s*(?:so\s+|please\s+|pls\s+|can you\s+)?"
+            r"(?P<ask>(?:put|add|write|jot|note|save)\s+(?:it|that|this)\b.*)$",
+            text,
+            I,
+        )
         if match:
             clauses = [match.group("said"), match.group("ask")]
     for index, clause in enumerate(clauses):

@@ -132,55 +132,116 @@ def stream_events(output: list[TResponseOutputItem]) -> list[TResponseStreamEven
     def emit(event: Any) -> None:
         events.append(event)
 
-    emit(ResponseCreatedEvent(type="response.created", response=_response([], "in_progress"),
-                              sequence_number=0))
-    emit(ResponseInProgressEvent(type="response.in_progress",
-                                 response=_response([], "in_progress"), sequence_number=0))
+    emit(
+        ResponseCreatedEvent(
+            type="response.created", response=_response([], "in_progress"), sequence_number=0
+        )
+    )
+    emit(
+        ResponseInProgressEvent(
+            type="response.in_progress", response=_response([], "in_progress"), sequence_number=0
+        )
+    )
     for index, item in enumerate(output):
         if isinstance(item, ResponseFunctionToolCall):
-            emit(ResponseOutputItemAddedEvent(
-                type="response.output_item.added", output_index=index, sequence_number=0,
-                item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
-            ))
-            emit(ResponseFunctionCallArgumentsDeltaEvent(
-                type="response.function_call_arguments.delta", item_id=item.id or item.call_id,
-                output_index=index, delta=item.arguments, sequence_number=0,
-            ))
-            emit(ResponseFunctionCallArgumentsDoneEvent.model_validate({
-                "type": "response.function_call_arguments.done",
-                "item_id": item.id or item.call_id, "output_index": index,
-                "arguments": item.arguments, "name": item.name, "sequence_number": 0,
-            }))
+            emit(
+                ResponseOutputItemAddedEvent(
+                    type="response.output_item.added",
+                    output_index=index,
+                    sequence_number=0,
+                    item=item.model_copy(update={"arguments": "", "status": "in_progress"}),
+                )
+            )
+            emit(
+                ResponseFunctionCallArgumentsDeltaEvent(
+                    type="response.function_call_arguments.delta",
+                    item_id=item.id or item.call_id,
+                    output_index=index,
+                    delta=item.arguments,
+                    sequence_number=0,
+                )
+            )
+            emit(
+                ResponseFunctionCallArgumentsDoneEvent.model_validate(
+                    {
+                        "type": "response.function_call_arguments.done",
+                        "item_id": item.id or item.call_id,
+                        "output_index": index,
+                        "arguments": item.arguments,
+                        "name": item.name,
+                        "sequence_number": 0,
+                    }
+                )
+            )
         elif isinstance(item, ResponseOutputMessage):
-            emit(ResponseOutputItemAddedEvent(
-                type="response.output_item.added", output_index=index, sequence_number=0,
-                item=item.model_copy(update={"content": [], "status": "in_progress"}),
-            ))
+            emit(
+                ResponseOutputItemAddedEvent(
+                    type="response.output_item.added",
+                    output_index=index,
+                    sequence_number=0,
+                    item=item.model_copy(update={"content": [], "status": "in_progress"}),
+                )
+            )
             part = item.content[0]
-            assert isinstance(part, ResponseOutputText)  # noqa: S101  (built just above)
-            emit(ResponseContentPartAddedEvent(
-                type="response.content_part.added", item_id=item.id, output_index=index,
-                content_index=0, sequence_number=0,
-                part=ResponseOutputText(type="output_text", text="", annotations=[]),
-            ))
+            assert isinstance(part, ResponseOutputText)
+            emit(
+                ResponseContentPartAddedEvent(
+                    type="response.content_part.added",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=0,
+                    sequence_number=0,
+                    part=ResponseOutputText(type="output_text", text="", annotations=[]),
+                )
+            )
             for chunk in _chunks(part.text):
-                emit(ResponseTextDeltaEvent(
-                    type="response.output_text.delta", item_id=item.id, output_index=index,
-                    content_index=0, delta=chunk, logprobs=[], sequence_number=0,
-                ))
-            emit(ResponseTextDoneEvent(
-                type="response.output_text.done", item_id=item.id, output_index=index,
-                content_index=0, text=part.text, logprobs=[], sequence_number=0,
-            ))
-            emit(ResponseContentPartDoneEvent(
-                type="response.content_part.done", item_id=item.id, output_index=index,
-                content_index=0, part=part, sequence_number=0,
-            ))
-        emit(ResponseOutputItemDoneEvent(
-            type="response.output_item.done", output_index=index, item=item, sequence_number=0,
-        ))
-    emit(ResponseCompletedEvent(type="response.completed",
-                                response=_response(list(output), "completed"), sequence_number=0))
+                emit(
+                    ResponseTextDeltaEvent(
+                        type="response.output_text.delta",
+                        item_id=item.id,
+                        output_index=index,
+                        content_index=0,
+                        delta=chunk,
+                        logprobs=[],
+                        sequence_number=0,
+                    )
+                )
+            emit(
+                ResponseTextDoneEvent(
+                    type="response.output_text.done",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=0,
+                    text=part.text,
+                    logprobs=[],
+                    sequence_number=0,
+                )
+            )
+            emit(
+                ResponseContentPartDoneEvent(
+                    type="response.content_part.done",
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=0,
+                    part=part,
+                    sequence_number=0,
+                )
+            )
+        emit(
+            ResponseOutputItemDoneEvent(
+                type="response.output_item.done",
+                output_index=index,
+                item=item,
+                sequence_number=0,
+            )
+        )
+    emit(
+        ResponseCompletedEvent(
+            type="response.completed",
+            response=_response(list(output), "completed"),
+            sequence_number=0,
+        )
+    )
     for number, event in enumerate(events):
         event.sequence_number = number
     return events

@@ -38,12 +38,12 @@ class Step:
     reply: str = ""
 
 
-class _NeedCalls(Exception):  # noqa: N818  (control flow, not an error)
+class _NeedCalls(Exception):
     def __init__(self, calls: list[ToolRequest]) -> None:
         self.calls = calls
 
 
-class _Diverged(Exception):  # noqa: N818
+class _Diverged(Exception):
     """The turn's recorded calls are not the ones this plan makes (another model made them)."""
 
 
@@ -107,8 +107,11 @@ def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
             if listed.ok and 0 <= index < len(listed.tasks):
                 return Found([listed.tasks[index]])
             if listed.ok:
-                return Found(message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
-                             if listed.tasks else "Your todo list is empty.")
+                return Found(
+                    message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
+                    if listed.tasks
+                    else "Your todo list is empty."
+                )
         if resolved.problem == "none":
             return Found(message=replies.NO_REFERENCE)
         if resolved.problem == "ambiguous":
@@ -178,8 +181,10 @@ def _add(intent: Intent, session: ToolSession, memory: Memory) -> str:
                 f'I couldn\'t add "{_short(task.title)}": {replies.error_text(result.error)}.'
             )
     if len(intent.tasks) > MAX_NEW_TASKS:
-        failed.append(f"I added only the first {MAX_NEW_TASKS} of the "
-                      f"{len(intent.tasks)} tasks you listed; send the rest in another message.")
+        failed.append(
+            f"I added only the first {MAX_NEW_TASKS} of the "
+            f"{len(intent.tasks)} tasks you listed; send the rest in another message."
+        )
     parts = []
     if len(added) == 1:
         note = ""
@@ -209,8 +214,10 @@ def _act_on_each(
             done.append(TaskInfo(task.id, info.title or task.title))
         else:
             label = replies.quoted(task) if task.title else f"task #{task.id}"
-            failed.append(f"I couldn't {_VERB_EXAMPLE.get(tool.split('_')[0], 'change')} {label}: "
-                          f"{replies.error_text(result.error)}.")
+            failed.append(
+                f"I couldn't {_VERB_EXAMPLE.get(tool.split('_')[0], 'change')} {label}: "
+                f"{replies.error_text(result.error)}."
+            )
     return done, failed
 
 
@@ -236,8 +243,9 @@ def _complete(intent: Intent, session: ToolSession, memory: Memory) -> str:
     elif done:
         parts.append(f"Nice work! Marked {len(done)} tasks as done: {replies.names(done)}.")
     if already and not target.every:
-        parts.append(f"{replies.names(already)} {'was' if len(already) == 1 else 'were'} "
-                     "already done.")
+        parts.append(
+            f"{replies.names(already)} {'was' if len(already) == 1 else 'were'} already done."
+        )
     return " ".join(parts + failed)
 
 
@@ -265,8 +273,8 @@ def _update(intent: Intent, session: ToolSession, memory: Memory) -> str:
     if found.message:
         return found.message
     if len(found.tasks) != 1:
-        return replies.ambiguous("", found.tasks, "rename") if found.tasks else (
-            replies.NO_REFERENCE
+        return (
+            replies.ambiguous("", found.tasks, "rename") if found.tasks else (replies.NO_REFERENCE)
         )
     task = found.tasks[0]
     arguments: dict[str, Any] = {"task_id": task.id}
@@ -374,8 +382,10 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     if intents[0].kind == "greet":
         texts.insert(0, "Hi!")
     if skipped > 0:
-        texts.append(f"That was a lot at once: I did the first {MAX_ACTIONS} things you asked. "
-                     "Please send the rest again.")
+        texts.append(
+            f"That was a lot at once: I did the first {MAX_ACTIONS} things you asked. "
+            "Please send the rest again."
+        )
     if intents[-1].kind == "thanks" and len(intents) > 1:
         texts.append("You're welcome!")
     separator = "\n" if any("\n" in text for text in texts) else " "
@@ -411,5 +421,7 @@ def next_step(transcript: Transcript) -> Step:
     except _NeedCalls as need:
         return Step(calls=need.calls)
     except _Diverged:
-        return Step(reply="I lost track of the steps of this request, so I stopped. Please check "
-                          "your list and ask again.")
+        return Step(
+            reply="I lost track of the steps of this request, so I stopped. Please check "
+            "your list and ask again."
+        )

@@ -12,7 +12,7 @@ HELP = (
     "I'm the built-in offline assistant: a rule-based helper, not an AI language model, so I "
     "understand the usual ways of managing a todo list, for example:\n"
     '- "add buy milk", "remind me to call mom", "add eggs and bread"\n'
-    "- \"what's left?\", \"what have I finished?\", \"show everything\"\n"
+    '- "what\'s left?", "what have I finished?", "show everything"\n'
     '- "mark task 3 as done", "I finished buying milk", "check off the dentist one"\n'
     '- "rename task 2 to buy oat milk", "delete the gym one", "delete all completed tasks"\n'
     "For free-form conversation, whoever runs this service can switch me to a real model: set "
@@ -25,7 +25,7 @@ BYE = "Bye! Your tasks are saved for next time."
 CANCEL = "OK, I'll leave your list as it is."
 UNKNOWN = (
     "Sorry, I didn't understand that. I'm a simple rule-based assistant; try something like "
-    "\"add buy milk\", \"what's left?\", \"mark task 3 as done\" or \"delete the gym one\" "
+    '"add buy milk", "what\'s left?", "mark task 3 as done" or "delete the gym one" '
     '(or ask "what can you do?").'
 )
 REOPEN = (
@@ -99,16 +99,20 @@ def no_match(query: str, tasks: Sequence[TaskInfo]) -> str:
     if not tasks:
         return text + " Your list is empty."
     pending = [task for task in tasks if not task.completed] or list(tasks)
-    label = "Your pending tasks are" if pending is not tasks and len(pending) < len(tasks) else (
-        "Your tasks are"
+    label = (
+        "Your pending tasks are"
+        if pending is not tasks and len(pending) < len(tasks)
+        else ("Your tasks are")
     )
     return f"{text} {label}: {candidates(pending)}."
 
 
 def ambiguous(query: str, tasks: Sequence[TaskInfo], verb: str) -> str:
     example = f'"{verb} task {tasks[0].id}"'
-    lead = f'"{query}" matches {len(tasks)} tasks' if query else (
-        f"That could be any of {len(tasks)} tasks"
+    lead = (
+        f'"{query}" matches {len(tasks)} tasks'
+        if query
+        else (f"That could be any of {len(tasks)} tasks")
     )
     return f"{lead}: {candidates(tasks)}. Which one do you mean? (You can say {example}.)"
 

@@ -39,8 +39,11 @@ def is_swap(a: str, b: str) -> bool:
     if len(a) != len(b) or a == b:
         return False
     diff = [i for i in range(len(a)) if a[i] != b[i]]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and (
-        a[diff[1]] == b[diff[0]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and (a[diff[1]] == b[diff[0]])
     )
 
 
@@ -58,16 +61,58 @@ def close_enough(typed: str, known: str) -> bool:
 # --- stems -------------------------------------------------------------------------------
 
 _IRREGULAR = {
-    "bought": "buy", "paid": "pay", "sent": "send", "wrote": "write", "written": "write",
-    "took": "take", "taken": "take", "got": "get", "gotten": "get", "made": "make", "went": "go",
-    "gone": "go", "did": "do", "done": "do", "ran": "run", "fed": "feed", "met": "meet",
-    "sold": "sell", "gave": "give", "given": "give", "brought": "bring", "found": "find",
-    "built": "build", "drove": "drive", "driven": "drive", "swam": "swim", "ate": "eat",
-    "eaten": "eat", "drank": "drink", "kept": "keep", "left": "leave", "lent": "lend",
-    "spent": "spend", "taught": "teach", "thought": "think", "told": "tell", "sat": "sit",
-    "hung": "hang", "won": "win", "wore": "wear", "worn": "wear", "froze": "freeze",
-    "going": "go", "doing": "do", "used": "use", "dying": "die", "lying": "lie",
-    "children": "child", "mice": "mouse", "men": "man", "women": "woman", "people": "person",
+    "bought": "buy",
+    "paid": "pay",
+    "sent": "send",
+    "wrote": "write",
+    "written": "write",
+    "took": "take",
+    "taken": "take",
+    "got": "get",
+    "gotten": "get",
+    "made": "make",
+    "went": "go",
+    "gone": "go",
+    "did": "do",
+    "done": "do",
+    "ran": "run",
+    "fed": "feed",
+    "met": "meet",
+    "sold": "sell",
+    "gave": "give",
+    "given": "give",
+    "brought": "bring",
+    "found": "find",
+    "built": "build",
+    "drove": "drive",
+    "driven": "drive",
+    "swam": "swim",
+    "ate": "eat",
+    "eaten": "eat",
+    "drank": "drink",
+    "kept": "keep",
+    "left": "leave",
+    "lent": "lend",
+    "spent": "spend",
+    "taught": "teach",
+    "thought": "think",
+    "told": "tell",
+    "sat": "sit",
+    "hung": "hang",
+    "won": "win",
+    "wore": "wear",
+    "worn": "wear",
+    "froze": "freeze",
+    "going": "go",
+    "doing": "do",
+    "used": "use",
+    "dying": "die",
+    "lying": "lie",
+    "children": "child",
+    "mice": "mouse",
+    "men": "man",
+    "women": "woman",
+    "people": "person",
 }
 _VOWEL = re.compile(r"[aeiouy]")
 
@@ -120,10 +165,43 @@ def words(text: str) -> list[str]:
 # start of a clause, "task" before a number, the status at the end), never inside a title:
 # "add lift weights" must not become "add list weights".
 COMMAND_WORDS = (
-    "add", "create", "delete", "remove", "complete", "completed", "finish", "finished", "mark",
-    "show", "list", "display", "rename", "update", "change", "edit", "remind", "clear", "erase",
-    "check", "cancel", "scrap", "tick", "cross", "what's", "what", "which", "done", "todo",
-    "todos", "tasks", "task", "everything", "pending", "remember", "please", "insert",
+    "add",
+    "create",
+    "delete",
+    "remove",
+    "complete",
+    "completed",
+    "finish",
+    "finished",
+    "mark",
+    "show",
+    "list",
+    "display",
+    "rename",
+    "update",
+    "change",
+    "edit",
+    "remind",
+    "clear",
+    "erase",
+    "check",
+    "cancel",
+    "scrap",
+    "tick",
+    "cross",
+    "what's",
+    "what",
+    "which",
+    "done",
+    "todo",
+    "todos",
+    "tasks",
+    "task",
+    "everything",
+    "pending",
+    "remember",
+    "please",
+    "insert",
 )
 # Verbs that start a task title ("call mom", "buy eggs"). They tell a list of things to do from
 # one task with "and" inside ("buy eggs and bread"), and they are never "fixed" into commands.

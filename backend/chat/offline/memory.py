@@ -32,7 +32,9 @@ class Group:
 @dataclass
 class Resolved:
     tasks: list[TaskInfo] = field(default_factory=list)
-    problem: str = ""  # "none" (nothing to refer to) or "ambiguous" (the candidates are in tasks)
+    # "none" (nothing to refer to), "ambiguous" (the candidates are in tasks) or "deleted" (the
+    # tasks referred to are gone: tasks holds them)
+    problem: str = ""
 
 
 class Memory:
@@ -41,6 +43,10 @@ class Memory:
         self.titles: dict[int, str] = {}
         self.deleted: set[int] = set()
         self._open_group: tuple[int, str] | None = None  # (turn number, tool) of the last group
+        # What each clause of the running message named (by its index in the message's intents),
+        # for "it" bound to an earlier clause; see intents.bind_references.
+        self.named_in_message: dict[int, list[TaskInfo]] = {}
+        self.clause = 0
         self._turn = 0
 
     @classmethod
@@ -99,18 +105,29 @@ class Memory:
                 return live
         return []
 
+    def _last_mentioned(self) -> list[TaskInfo]:
+        """The tasks of the most recent group, deleted or not: what "it" and "them" point at.
+
+        Never an older group: when the last tasks talked about are gone, "it" means a gone task,
+        not whatever is left of an earlier listing ("the other one").
+        """
+        for group in reversed(self.groups):
+            if group.tasks:
+                return [self.current(task) for task in group.tasks]
+        return []
+
     def _added(self) -> list[TaskInfo]:
         return [task for group in self.groups if group.action == "added" for task in group.tasks]
 
     def resolve(self, ref: str) -> Resolved:
-        if ref == "it":
-            tasks = self._last_group()
-            if len(tasks) == 1:
-                return Resolved(tasks)
+        if ref in ("it", "them"):
+            mentioned = self._last_mentioned()
+            tasks = [task for task in mentioned if task.id not in self.deleted]
+            if mentioned and not tasks:
+                return Resolved(mentioned, problem="deleted")
+            if ref == "them" or len(tasks) == 1:
+                return Resolved(tasks, problem="" if tasks else "none")
             return Resolved(tasks, problem="ambiguous" if tasks else "none")
-        if ref == "them":
-            tasks = self._last_group()
-            return Resolved(tasks, problem="" if tasks else "none")
         if ref in ("first_added", "last_added"):
             added = self._live(self._added())
             if not added:

@@ -1283,3 +1283,8 @@ def bind_references(intents: list[Intent]) -> list[Intent]:
             bound_target = Target(ref=target.ref, antecedent=antecedent)
             bound.append(replace(intent, target=bound_target))
     return bound
+
+
+def asks_for_a_list(message: str) -> bool:
+    """Whether the message asks to see tasks: its listings are answers, not lookups."""
+    return any(intent.kind == "list" for intent in parse_message(message))

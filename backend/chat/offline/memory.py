@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backend.chat.offline.intents import asks_for_a_list
 from backend.chat.offline.results import TaskInfo, ToolResult
 from backend.chat.offline.transcript import Turn
 
@@ -27,6 +28,9 @@ class Group:
 
     action: str
     tasks: list[TaskInfo] = field(default_factory=list)
+    # A listing made only to find a task by name, not shown as the answer: it names no task, so
+    # "it" and "the second one" never point into it.
+    lookup: bool = False
 
 
 @dataclass
@@ -48,20 +52,24 @@ class Memory:
         self.named_in_message: dict[int, list[TaskInfo]] = {}
         self.clause = 0
         self._turn = 0
+        self._listings_are_lookups = False
 
     @classmethod
     def from_turns(cls, turns: list[Turn]) -> Memory:
         memory = cls()
         for turn in turns:
-            memory.start_turn()
+            memory.start_turn(shows_lists=asks_for_a_list(turn.user_text))
             for call in turn.calls:
                 if call.result is not None:
                     memory.record(call.name, call.arguments, call.result)
         return memory
 
-    def start_turn(self) -> None:
+    def start_turn(self, *, shows_lists: bool) -> None:
+        """A new turn; `shows_lists`: whether its message asks to see tasks (else its listings
+        are lookups)."""
         self._turn += 1
         self._open_group = None
+        self._listings_are_lookups = not shows_lists
 
     def break_group(self) -> None:
         self._open_group = None
@@ -86,7 +94,8 @@ class Memory:
         if action != "listed" and self._open_group == key and self.groups:
             self.groups[-1].tasks.extend(tasks)
         else:
-            self.groups.append(Group(action=action, tasks=tasks))
+            lookup = action == "listed" and self._listings_are_lookups
+            self.groups.append(Group(action=action, tasks=tasks, lookup=lookup))
         self._open_group = key if action != "listed" else None
 
     # --- references ----------------------------------------------------------------------
@@ -100,6 +109,8 @@ class Memory:
 
     def _last_group(self) -> list[TaskInfo]:
         for group in reversed(self.groups):
+            if group.lookup:
+                continue
             live = self._live(group.tasks)
             if live:
                 return live
@@ -112,7 +123,7 @@ class Memory:
         not whatever is left of an earlier listing ("the other one").
         """
         for group in reversed(self.groups):
-            if group.tasks:
+            if group.tasks and not group.lookup:
                 return [self.current(task) for task in group.tasks]
         return []
 

@@ -447,10 +447,10 @@ def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
 
 def next_step(transcript: Transcript) -> Step:
     memory = Memory.from_turns(transcript.earlier)
-    memory.start_turn()
-    session = ToolSession(transcript.current.calls, memory)
     accepted = _accepting_a_suggestion(transcript)
     intents = [accepted] if accepted else parse_message(transcript.current.user_text)
+    memory.start_turn(shows_lists=any(intent.kind == "list" for intent in intents))
+    session = ToolSession(transcript.current.calls, memory)
     try:
         return Step(reply=_run(intents, session, memory))
     except _NeedCalls as need:

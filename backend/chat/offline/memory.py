@@ -8,7 +8,9 @@ the task without anything kept in the process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from backend.chat.delete_guard import AWAITING
 from backend.chat.offline.intents import asks_for_a_list
 from backend.chat.offline.results import TaskInfo, ToolResult
 from backend.chat.offline.transcript import Turn
@@ -74,10 +76,10 @@ class Memory:
     def break_group(self) -> None:
         self._open_group = None
 
-    def record(self, tool: str, arguments: dict, result: ToolResult) -> None:
+    def record(self, tool: str, arguments: dict[str, Any], result: ToolResult) -> None:
         action = _ACTION_OF_TOOL.get(tool)
-        if action is None or not result.ok:
-            return
+        if action is None or not result.ok or result.status == AWAITING:
+            return  # a delete the guard held back changed nothing
         tasks = list(result.tasks)
         if not tasks and action != "listed":
             task_id = arguments.get("task_id")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.chat.delete_guard import AWAITING, is_confirmation
 from backend.chat.offline import replies
 from backend.chat.offline.intents import Intent, NewTask, Target, parse_add_body, parse_message
 from backend.chat.offline.matching import match_tasks
@@ -445,9 +446,24 @@ def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
     return Intent("add", text=transcript.current.user_text, tasks=(NewTask(match["title"]),))
 
 
+def _confirming_held_deletes(transcript: Transcript) -> Intent | None:
+    """ "yes" right after the delete guard held deletes back: delete exactly those."""
+    if not transcript.earlier or not is_confirmation(transcript.current.user_text):
+        return None
+    held = [
+        call.arguments.get("task_id")
+        for call in transcript.earlier[-1].calls
+        if call.result is not None and call.result.status == AWAITING
+    ]
+    ids = tuple(dict.fromkeys(i for i in held if isinstance(i, int)))
+    if not ids:
+        return None
+    return Intent("delete", text=transcript.current.user_text, target=Target(ids=ids))
+
+
 def next_step(transcript: Transcript) -> Step:
     memory = Memory.from_turns(transcript.earlier)
-    accepted = _accepting_a_suggestion(transcript)
+    accepted = _confirming_held_deletes(transcript) or _accepting_a_suggestion(transcript)
     intents = [accepted] if accepted else parse_message(transcript.current.user_text)
     memory.start_turn(shows_lists=any(intent.kind == "list" for intent in intents))
     session = ToolSession(transcript.current.calls, memory)

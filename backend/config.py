@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=50, ge=2, le=1000)
     turn_claim_seconds: float = 120.0
     chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
+    # Deletes a chat turn may make without asking, when its message names fewer (see
+    # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.
+    delete_confirm_threshold: int = Field(default=1, ge=0)
     redis_url: str | None = None
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"

@@ -47,7 +47,7 @@ def _token(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from backend.chat.models import check_model_settings
+    from backend.chat.providers import check_model_settings
     from backend.logs import configure_logging
 
     settings = get_settings()

@@ -26,7 +26,7 @@ from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
-from mcp_server.tools import register_tools, validation_message
+from mcp_server.tools import add_tools, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         # tokens come from the Better Auth frontend, not from an OAuth flow this server runs.
         auth=AuthSettings(issuer_url="http://127.0.0.1", resource_server_url=None),
     )
-    register_tools(server)
+    add_tools(server)
 
     @server.custom_route("/health", methods=["GET"])
     async def health(_: Request) -> JSONResponse:

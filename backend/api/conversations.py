@@ -29,7 +29,7 @@ def list_conversations(
     )
     items = [
         ConversationPublic(
-            id=summary.conversation.id,  # type: ignore[arg-type]
+            id=summary.conversation.id,
             title=summary.conversation.title,
             created_at=summary.conversation.created_at,
             updated_at=summary.conversation.updated_at,
@@ -50,7 +50,7 @@ def read_messages(
     )
     return [
         MessagePublic(
-            id=message.id,  # type: ignore[arg-type]
+            id=message.id,
             role=message.role,
             content=message.content,
             created_at=message.created_at,

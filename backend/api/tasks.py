@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from backend import tasks
 from backend.deps import CurrentUser, SessionDep
-from backend.models import TaskCreate, TaskPublic, TaskUpdate
+from backend.models import Task, TaskCreate, TaskPublic, TaskUpdate
 
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"])
 
@@ -22,7 +22,7 @@ TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.get("", response_model=list[TaskPublic])
 def list_tasks(
     user_id: CurrentUser, session: SessionDep, status: tasks.TaskStatus = Query("all")
-) -> list:
+) -> list[Task]:
     return tasks.list_tasks(session=session, user_id=user_id, status=status)
 
 

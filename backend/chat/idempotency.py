@@ -74,7 +74,7 @@ def begin(
     ).first()
     if row is None:  # the first request failed cleanly and let the key go just now
         return begin(
-            session,
+            session=session,
             user_id=user_id,
             key=key,
             request_fingerprint=request_fingerprint,

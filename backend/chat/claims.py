@@ -126,26 +126,22 @@ def record_turn(
     The caller commits, so that storing the idempotent answer can join the same transaction.
     """
     now = utcnow()
-    session.add(
-        Message(
-            conversation_id=turn.conversation_id,
-            user_id=user_id,
-            role="user",
-            content=user_message,
-            created_at=turn.started_at,
+    stored: list[tuple[str, str, list[dict[str, Any]], datetime]] = [
+        ("user", user_message, [], turn.started_at),
+        ("assistant", reply, tool_calls, now),
+    ]
+    for role, content, calls, created_at in stored:
+        session.add(
+            Message(
+                conversation_id=turn.conversation_id,
+                user_id=user_id,
+                role=role,
+                content=content,
+                tool_calls=calls,
+                created_at=created_at,
+            )
         )
-    )
-    session.flush()  # the user's message gets the lower id: history is ordered by id
-    session.add(
-        Message(
-            conversation_id=turn.conversation_id,
-            user_id=user_id,
-            role="assistant",
-            content=reply,
-            tool_calls=tool_calls,
-            created_at=now,
-        )
-    )
+        session.flush()  # one at a time: the user's message gets the lower id (history order)
     ours = col(Conversation.turn_claim) == turn.claim
     session.exec(
         update(Conversation)

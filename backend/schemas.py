@@ -70,12 +70,19 @@ class DeltaEvent(BaseModel):
     text: str
 
 
-class ToolCallEvent(ToolCallPublic):
+# `type` first in each event, as the module docstring of `backend.api.chat` shows them.
+class ToolCallEvent(BaseModel):
     type: Literal["tool_call"] = "tool_call"
+    tool: str
+    parameters: dict[str, Any]
+    result: Any
 
 
-class DoneEvent(ChatResponse):
+class DoneEvent(BaseModel):
     type: Literal["done"] = "done"
+    conversation_id: int
+    response: str
+    tool_calls: list[ToolCallPublic]
 
 
 class ErrorEvent(BaseModel):

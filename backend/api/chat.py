@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from backend.api.errors import problem_response
+from backend.api.errors import CHAT_ERRORS, as_json_errors, problem_response
 from backend.chat.idempotency import StoredAnswer
 from backend.chat.turn import (
     TextDelta,
@@ -131,7 +131,12 @@ def _replayed(body: dict[str, Any]) -> list[ChatEvent]:
     return [*events, done]
 
 
-@router.post("/chat/stream", response_class=EventSourceResponse, dependencies=RATE_LIMITED)
+@router.post(
+    "/chat/stream",
+    response_class=EventSourceResponse,
+    dependencies=RATE_LIMITED,
+    responses=as_json_errors(CHAT_ERRORS),
+)
 async def chat_stream(turn: ChatTurnDep) -> AsyncIterator[ServerSentEvent]:
     """The same turn as `/chat`, streamed as server-sent events."""
     if isinstance(turn, StoredAnswer):

@@ -62,6 +62,22 @@ CHAT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def as_json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same error answers for a route whose own media type is not JSON (the SSE route):
+    FastAPI would otherwise document them under the route's media type."""
+    return {
+        status: {
+            "description": doc["description"],
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{doc['model'].__name__}"}
+                }
+            },
+        }
+        for status, doc in responses.items()
+    }
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(
         {"detail": problem.detail}, status_code=problem.status, headers=dict(problem.headers)

@@ -1,5 +1,6 @@
 """One chat turn, used by both chat routes: the streaming route forwards its events, the plain
-route waits for the last one.
+route waits for the last one. Every way in calls `begin_turn` (= prepare_turn + start_turn)
+with the app's model, settings and MCP client (`backend.deps`).
 
     prepare_turn   idempotency check, claim the conversation, load the bounded history
                    (short transactions; raises domain errors, which `backend.errors` maps)

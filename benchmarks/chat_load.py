@@ -626,12 +626,13 @@ async def _timed(samples: list[float], step: Awaitable[Any]) -> Any:
 
 
 async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    """The service's own MCP client (`backend.chat.mcp_client.task_server`), in this process."""
+    """The service's own MCP client (`mcp_client.TaskServerClient`), in this process."""
     from agents.mcp import MCPServerStreamableHttp
 
-    from backend.chat.mcp_client import task_server
+    from backend.chat.mcp_client import TaskServerClient
 
     settings = stack.settings()
+    task_servers = TaskServerClient()
     token = stack.token("mcp-cost")
     parts: dict[str, list[float]] = {
         name: [] for name in ("connect", "list_tools", "call_tool", "close", "total")
@@ -641,7 +642,7 @@ async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     for index in range(sizes.mcp + 5):
         started = time.perf_counter()
         sample = {name: [] for name in parts}
-        context = task_server(token, settings)
+        context = task_servers.connect(token, settings)
         server = await _timed(sample["connect"], context.__aenter__())
         await _timed(sample["list_tools"], server.list_tools())
         await _timed(sample["call_tool"], server.call_tool("add_task", {"title": f"mcp {index}"}))
@@ -658,11 +659,12 @@ async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         )
         await _timed(default_client, plain.connect())
         await plain.cleanup()
-    async with task_server(token, settings) as server:
+    async with task_servers.connect(token, settings) as server:
         await server.list_tools()
         for index in range(sizes.mcp + 5):
             samples = reused if index >= 5 else []
             await _timed(samples, server.call_tool("add_task", {"title": f"reused {index}"}))
+    await task_servers.aclose()
     per_turn = summary(parts["total"])
     once = summary(reused)
     return {

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from agents.testing import ScriptedModel
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
-from backend.db import get_engine
+from backend.config import Settings
+from backend.deps import get_chat_model
 from backend.migrate import upgrade
 from tests.conftest import TEST_SECRET
 from tests.databases import TABLES, truncate_all
@@ -65,21 +65,16 @@ def database_url_fixture(chat_database: str) -> str:
 
 
 @pytest.fixture(name="settings")
-def settings_fixture(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, mcp_process: ServiceProcess
-) -> Settings:
+def settings_fixture(settings: Settings, mcp_process: ServiceProcess) -> Settings:
     """Overrides conftest's: the API finds the tools at the MCP process."""
-    monkeypatch.setenv("MCP_SERVER_URL", mcp_process.url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    return get_settings()
+    return settings.model_copy(update={"mcp_server_url": mcp_process.url})
 
 
 @pytest.fixture(name="model")
 def model_fixture(client: TestClient) -> Iterator[ScriptedModel]:
     """A scripted model serving every turn of `client`'s app; all steps must be used."""
     scripted = ScriptedModel()
-    client.app.state.chat_model = scripted  # type: ignore[attr-defined]
+    client.app.dependency_overrides[get_chat_model] = lambda: scripted  # type: ignore[attr-defined]
     yield scripted
     scripted.assert_complete()
 

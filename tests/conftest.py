@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.auth import mint_token
@@ -99,3 +101,20 @@ def token_for(settings: Settings) -> Callable[[str], str]:
 @pytest.fixture
 def auth_headers(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
     return lambda user_id: {"Authorization": f"Bearer {token_for(user_id)}"}
+
+
+def override_settings(app: FastAPI, **changes: Any) -> Settings:
+    """Reconfigure a running app, as a restart with other environment variables would.
+
+    The routes read the settings (and the rate limiter built from them) through dependencies;
+    this overrides both.
+    """
+    from backend.deps import current_settings, get_rate_limiter
+    from backend.ratelimit import build_rate_limiter
+
+    current = app.dependency_overrides.get(current_settings, lambda: app.state.settings)()
+    changed = current.model_copy(update=changes)
+    limiter = build_rate_limiter(changed)
+    app.dependency_overrides[current_settings] = lambda: changed
+    app.dependency_overrides[get_rate_limiter] = lambda: limiter
+    return changed

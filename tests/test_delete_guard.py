@@ -11,6 +11,7 @@ from agents.testing import assistant_message, function_call
 
 from backend.chat.delete_guard import deletes_asked_for, is_confirmation
 from backend.config import get_settings
+from backend.deps import get_chat_model
 from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
     chat,
     chat_database_fixture,
@@ -132,7 +133,7 @@ def test_an_explicit_bulk_delete_is_not_held(client, model, headers):
 def test_the_offline_model_asks_and_deletes_on_yes(client, headers):
     """The offline model deletes only the named task itself; the guard still stops a "delete
     them" after a listing, and the offline model performs the held deletes on "yes"."""
-    client.app.state.chat_model = None
+    client.app.dependency_overrides.pop(get_chat_model, None)  # the configured (offline) model
     _seed(client, headers, ["Go to the gym", "Pay rent"])
     listed = chat(client, headers, "show my tasks").json()
     asked = chat(client, headers, "delete them", listed["conversation_id"]).json()

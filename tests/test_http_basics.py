@@ -118,13 +118,11 @@ def test_ready_reports_database_and_mcp(client):
 @pytest.mark.parametrize(
     "origin, allowed", [("http://app.test", True), ("http://evil.test", False)]
 )
-def test_cors_allows_only_configured_origins(settings, monkeypatch, origin, allowed):
-    from backend.config import get_settings
+def test_cors_allows_only_configured_origins(settings, origin, allowed):
     from backend.main import create_app
 
-    monkeypatch.setenv("CORS_ORIGINS", "http://app.test")
-    get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as test_client:
+    configured = settings.model_copy(update={"cors_origins": ["http://app.test"]})
+    with TestClient(create_app(configured)) as test_client:
         response = test_client.options(
             "/api/u/tasks",
             headers={"Origin": origin, "Access-Control-Request-Method": "GET"},

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.main import create_app
 from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
     chat,
@@ -25,6 +25,7 @@ from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fi
     settings_fixture,
     tasks,
 )
+from tests.conftest import override_settings
 from tests.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
 
 
@@ -41,15 +42,10 @@ def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
 
 
 @pytest.fixture
-def client(
-    settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
+def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     """The API configured for a named model at the fake provider."""
-    monkeypatch.setenv("MODEL", "fake-model")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    monkeypatch.setenv("MODEL_TIMEOUT_SECONDS", "1")
-    get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as test_client:
+    named = {"model": "fake-model", "openai_base_url": fake.base_url, "model_timeout_seconds": 1}
+    with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
 
 
@@ -166,8 +162,7 @@ def test_a_provider_failure_after_a_tool_ran_keeps_what_the_tool_did(client, fak
 
 
 def test_the_chat_routes_are_rate_limited_per_user(client, fake, headers, monkeypatch):
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "2")
-    get_settings.cache_clear()
+    override_settings(client.app, chat_rate_limit=2)
     first = chat(client, headers, "buy milk")
     second = chat(client, headers, "buy eggs", first.json()["conversation_id"])
     assert (first.status_code, second.status_code) == (200, 200)

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
-from backend.db import get_engine
+from backend.config import Settings
 from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
     chat_database_fixture,
     database_url_fixture,
@@ -25,12 +24,9 @@ from tests.reliability.figures import FIGURES
 
 
 @pytest.fixture
-def app_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def app_settings(settings: Settings) -> Settings:
     """The chat fixtures' settings, with the default offline model and no chat rate limit."""
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "0")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    return get_settings()
+    return settings.model_copy(update={"chat_rate_limit": 0})
 
 
 @pytest.fixture

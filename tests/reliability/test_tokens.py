@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, override_settings
 from tests.reliability.stack import MCP_HEADERS, token
 from tests.servers import ServiceProcess, running, service_env
 
@@ -162,9 +162,7 @@ def test_nothing_was_stored_by_any_refused_request(api: TestClient) -> None:
 def test_issuer_and_audience_are_enforced_on_every_route(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("JWT_ISSUER", ISSUER)
-    monkeypatch.setenv("JWT_AUDIENCE", AUDIENCE)
-    get_settings.cache_clear()
+    override_settings(api.app, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
     for claims in (
         {"iss": "https://evil.test", "aud": AUDIENCE},
         {"iss": ISSUER, "aud": "other"},

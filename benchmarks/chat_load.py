@@ -51,7 +51,14 @@ import sqlalchemy as sa  # noqa: E402
 from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
-from tests.servers import ServiceProcess, free_port, port_open, running, service_env  # noqa: E402
+from tests.support.chat import chat_body  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    ServiceProcess,
+    free_port,
+    port_open,
+    running,
+    service_env,
+)
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -246,11 +253,14 @@ def service(
 
 @contextlib.contextmanager
 def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
-    """`python -m tests.fake_openai` as a process of its own; yields its base URL and pid."""
+    """The fake OpenAI server (`tests.support.fake_openai`) as a process; yields its URL and pid."""
     port = free_port()
     log = open(folder / "fake-openai.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", str(port), "--delay", str(delay)],
+        [
+            *(sys.executable, "-m", "tests.support.fake_openai"),
+            *("--port", str(port), "--delay", str(delay)),
+        ],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -320,10 +330,7 @@ async def chat_turn(
     conversation_id: int | None = None,
 ) -> None:
     """One turn in the user's conversation (or in `conversation_id`)."""
-    body: dict[str, Any] = {"message": message}
-    target = conversation_id or user.conversation_id
-    if target is not None:
-        body["conversation_id"] = target
+    body = chat_body(message, conversation_id or user.conversation_id)
     started = time.perf_counter()
     try:
         response = await http.post(f"{base}/api/{user.name}/chat", json=body, headers=user.headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,8 +12,10 @@ from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.databases import postgres_server_url, scratch_database, truncate_all
+from tests.support.processes import closed_mcp_url
+from tests.support.tokens import TEST_SECRET
 
-TEST_SECRET = "test-secret-" + secrets.token_hex(24)
+__all__ = ["TEST_SECRET"]  # still importable from here by modules not yet moved
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +49,8 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
     monkeypatch.setenv("TODO_AGENT_DATA_DIR", str(tmp_path / "data"))
+    # Never the default port: a `todo-agent serve` may be running on this machine.
+    monkeypatch.setenv("MCP_SERVER_URL", closed_mcp_url())
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",

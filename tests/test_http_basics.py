@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.utils import random_user
+from tests.support.users import random_user
 
 
 def test_every_response_has_a_request_id(client, auth_headers):

@@ -31,7 +31,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 from backend.chat import models
 from backend.chat.models import PROVIDER_ERRORS, build_model, configure_sdk, openai_client
 from backend.config import ConfigError, Settings
-from tests.fake_openai import (
+from tests.support.fake_openai import (
     GARBAGE,
     MALFORMED,
     Failure,
@@ -40,7 +40,7 @@ from tests.fake_openai import (
     text,
     tool_call,
 )
-from tests.servers import free_port, port_open
+from tests.support.processes import free_port, port_open
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +268,7 @@ def test_fake_runs_standalone() -> None:
         [
             sys.executable,
             "-m",
-            "tests.fake_openai",
+            "tests.support.fake_openai",
             "--port",
             str(port),
             "--tool",

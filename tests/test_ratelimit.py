@@ -20,8 +20,8 @@ from backend.ratelimit import (
     build_rate_limiter,
     enforce_chat_rate_limit,
 )
-from tests.servers import free_port
-from tests.utils import random_user
+from tests.support.processes import free_port
+from tests.support.users import random_user
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

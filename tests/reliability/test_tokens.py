@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 
 from backend.config import Settings, get_settings
 from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
-from tests.reliability.stack import MCP_HEADERS, token
-from tests.servers import ServiceProcess, running, service_env
+from tests.support.mcp import MCP_HEADERS
+from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.tokens import TEST_SECRET, token
 
 USER = "mallory-target"
 ISSUER, AUDIENCE = "https://auth.todo.test", "todo-api"

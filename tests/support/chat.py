@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 
@@ -24,7 +25,7 @@ def chat(
     *,
     user: str = "alice",
     key: str | None = None,
-) -> httpx.Response:
+) -> httpx.Response | httpx2.Response:
     extra = {"Idempotency-Key": key} if key else {}
     return client.post(
         f"/api/{user}/chat",

@@ -43,7 +43,8 @@ def chat_database_fixture(
         url = f"sqlite:///{tmp_path_factory.mktemp('chat-db') / 'todo.db'}"
         upgrade(url)
         return url
-    return request.getfixturevalue("postgres_url")
+    postgres: str = request.getfixturevalue("postgres_url")
+    return postgres
 
 
 @pytest.fixture(name="mcp_process", scope="module")

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,8 +183,9 @@ class FakeOpenAI:
             return text(f"Done. The tool said: {_content_text(last.get('content'))}")
         offered = {tool.get("function", {}).get("name") for tool in body.get("tools") or []}
         message = _content_text(last.get("content"))
-        if last.get("role") == "user" and self.default_tool in offered:
-            return tool_call(self.default_tool, _fill(self.default_arguments, message))
+        tool = self.default_tool
+        if last.get("role") == "user" and tool is not None and tool in offered:
+            return tool_call(tool, _fill(self.default_arguments, message))
         return text(f"You said: {message}")
 
     # -- HTTP --
@@ -387,7 +388,7 @@ def _chunks(answer: Answer, model: str, include_usage: bool) -> Iterator[dict[st
         }
 
 
-async def _sse(chunks: Iterator[dict[str, Any]]):
+async def _sse(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
     for item in chunks:
         yield f"data: {json.dumps(item)}\n\n"
         await asyncio.sleep(0)  # let other streams interleave, as a real server would

@@ -20,7 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_open(port: int) -> bool:
@@ -70,7 +71,7 @@ class ServiceProcess:
     ) -> None:
         self.command, self.port, self.env, self.log_path = command, port, env, log_path
         self.options = list(options)  # e.g. ["--workers", "2"]
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:

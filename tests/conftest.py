@@ -12,6 +12,7 @@ from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.databases import postgres_server_url, scratch_database, truncate_all
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.processes import closed_mcp_url
 from tests.support.tokens import TEST_SECRET
 
@@ -102,3 +103,18 @@ def token_for(settings: Settings) -> Callable[[str], str]:
 @pytest.fixture
 def auth_headers(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
     return lambda user_id: {"Authorization": f"Bearer {token_for(user_id)}"}
+
+
+@pytest.fixture(scope="module")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """One loopback fake OpenAI-compatible server per test module."""
+    with FakeOpenAI.running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake server, its script, recorded requests and delay reset for this test."""
+    fake_openai_server.reset()
+    fake_openai_server.delay = 0.0
+    return fake_openai_server

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 import openai
@@ -41,19 +40,6 @@ from tests.support.fake_openai import (
     tool_call,
 )
 from tests.support.processes import free_port, port_open
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeOpenAI) -> FakeOpenAI:
-    server.reset()
-    server.delay = 0.0
-    return server
 
 
 def provider_settings(fake: FakeOpenAI, **overrides) -> Settings:

@@ -18,18 +18,6 @@ from tests.support.fake_openai import MALFORMED, Failure, FakeOpenAI, error, tex
 from tests.support.sse import data_payloads
 
 
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
-    fake_server.reset()
-    return fake_server
-
-
 @pytest.fixture
 def client(
     settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch

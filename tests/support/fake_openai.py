@@ -253,9 +253,8 @@ class FakeOpenAI:
 
     # -- running it --
 
-    def start(self, port: int | None = None) -> FakeOpenAI:
-        self.port = port or free_port()
-        config = uvicorn.Config(
+    def server_config(self) -> uvicorn.Config:
+        return uvicorn.Config(
             self.app(),
             host="127.0.0.1",
             port=self.port,
@@ -266,7 +265,10 @@ class FakeOpenAI:
             timeout_graceful_shutdown=1,
             backlog=2048,
         )
-        self._server = uvicorn.Server(config)
+
+    def start(self, port: int | None = None) -> FakeOpenAI:
+        self.port = port or free_port()
+        self._server = uvicorn.Server(self.server_config())
         self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -430,16 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     fake.port = args.port
     print(f"fake OpenAI server on {fake.base_url} (delay {args.delay}s)", flush=True)
-    uvicorn.run(
-        fake.app(),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        backlog=2048,
-        timeout_graceful_shutdown=1,
-    )
+    uvicorn.Server(fake.server_config()).run()
     return 0
 
 

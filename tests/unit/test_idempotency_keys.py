@@ -35,6 +35,14 @@ def rows(session: Session) -> list[tuple[str, str, str]]:
     return [(row.user_id, row.key, row.status) for row in found]
 
 
+def answer(session: Session) -> None:
+    """The first request finished: its answer is stored (committed, as the turn does)."""
+    idempotency.store_answer(
+        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
+    )
+    session.commit()
+
+
 def age(session: Session, seconds: float) -> None:
     """What a crashed first request leaves behind: a "running" row older than `seconds`."""
     session.exec(update(IdempotentRequest).values(created_at=utcnow() - timedelta(seconds=seconds)))
@@ -50,10 +58,7 @@ def test_the_first_request_runs_and_holds_the_key(session: Session) -> None:
 
 def test_a_stored_answer_is_replayed(session: Session) -> None:
     assert begin(session) is None
-    idempotency.store_answer(
-        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
-    )
-    session.commit()
+    answer(session)
     assert rows(session) == [("alice", "key-1", idempotency.DONE)]
     assert begin(session) == ANSWER
     assert begin(session) == ANSWER  # as often as the client retries
@@ -65,10 +70,7 @@ def test_the_same_key_for_another_request_is_refused(session: Session) -> None:
     assert begin(session) is None
     with pytest.raises(KeyReusedError):
         begin(session, fingerprint=other)
-    idempotency.store_answer(
-        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
-    )
-    session.commit()
+    answer(session)
     with pytest.raises(KeyReusedError):
         begin(session, fingerprint=other)
 
@@ -89,10 +91,7 @@ def test_a_released_key_runs_again_but_an_answered_one_is_kept(session: Session)
     assert rows(session) == []
     assert begin(session) is None
 
-    idempotency.store_answer(
-        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
-    )
-    session.commit()
+    answer(session)
     idempotency.release(session, user_id="alice", key="key-1")
     session.commit()
     assert begin(session) == ANSWER
@@ -117,9 +116,6 @@ def test_a_running_key_younger_than_stale_after_is_not_taken_over(session: Sessi
 
 def test_a_stale_answered_key_is_still_replayed(session: Session) -> None:
     assert begin(session) is None
-    idempotency.store_answer(
-        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
-    )
-    session.commit()
+    answer(session)
     age(session, STALE_AFTER + 60)
     assert begin(session) == ANSWER

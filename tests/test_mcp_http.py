@@ -4,7 +4,6 @@ client, concurrent clients and the MCP Inspector CLI."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from backend.migrate import upgrade
 from tests.support.mcp import MCP_HEADERS
 from tests.support.processes import ServiceProcess, running, service_env
-from tests.support.tokens import TEST_SECRET, bearer, token
+from tests.support.tokens import TEST_SECRET, bearer, token, unsigned_token
 from tests.support.users import random_user
 
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
@@ -40,13 +39,6 @@ INITIALIZE = {
         "clientInfo": {"name": "test", "version": "1"},
     },
 }
-
-
-def unsigned_token(user: str) -> str:
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': user, 'exp': int(time.time()) + 3600})}."
 
 
 def rpc(method: str, params: dict[str, Any]) -> dict[str, Any]:

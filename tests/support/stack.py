@@ -8,7 +8,7 @@ free port across a stop and a start.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,18 @@ class Stack:
     """API and MCP processes sharing one database; each can be stopped and started again."""
 
     def __init__(
-        self, database_url: str, folder: Path, *, apis: int = 1, mcps: int = 1, **env: str
+        self,
+        database_url: str,
+        folder: Path,
+        *,
+        apis: int = 1,
+        mcps: int = 1,
+        secret: str = TEST_SECRET,
+        api_options: Sequence[str] = (),
+        **env: str,
     ) -> None:
         self.database_url, self.folder, self.env = database_url, folder, env
+        self.secret = secret
         self.mcps = [
             ServiceProcess("mcp", free_port(), self._env(), folder / f"mcp-{n}.log")
             for n in range(mcps)
@@ -36,13 +45,14 @@ class Stack:
                 free_port(),
                 self._env(MCP_SERVER_URL=self.mcps[n % mcps].url),
                 folder / f"api-{n}.log",
+                api_options,
             )
             for n in range(apis)
         ]
 
     def _env(self, **extra: str) -> dict[str, str]:
         return service_env(
-            self.database_url, TEST_SECRET, self.folder / "data", **self.env, **extra
+            self.database_url, self.secret, self.folder / "data", **self.env, **extra
         )
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,8 +14,11 @@ from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.databases import postgres_server_url, scratch_database, truncate_all
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import closed_mcp_url
+from tests.support.tokens import TEST_SECRET
 
-TEST_SECRET = "test-secret-" + secrets.token_hex(24)
+__all__ = ["TEST_SECRET"]  # still importable from here by modules not yet moved
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +52,8 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
     monkeypatch.setenv("TODO_AGENT_DATA_DIR", str(tmp_path / "data"))
+    # Never the default port: a `todo-agent serve` may be running on this machine.
+    monkeypatch.setenv("MCP_SERVER_URL", closed_mcp_url())
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -118,3 +122,18 @@ def override_settings(app: FastAPI, **changes: Any) -> Settings:
     app.dependency_overrides[current_settings] = lambda: changed
     app.dependency_overrides[get_rate_limiter] = lambda: limiter
     return changed
+
+
+@pytest.fixture(scope="module")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """One loopback fake OpenAI-compatible server per test module."""
+    with FakeOpenAI.running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake server, its script, recorded requests and delay reset for this test."""
+    fake_openai_server.reset()
+    fake_openai_server.delay = 0.0
+    return fake_openai_server

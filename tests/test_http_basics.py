@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.utils import random_user
+from backend.config import Settings
+from tests.support.processes import port_open, service_env
+from tests.support.users import random_user
 
 
 def test_every_response_has_a_request_id(client, auth_headers):
@@ -113,6 +116,16 @@ def test_ready_reports_database_and_mcp(client):
     # No MCP server runs in this test, so readiness must say so.
     assert body["checks"]["mcp_server"] == "unavailable"
     assert response.status_code == 503
+
+
+def test_tests_never_send_the_app_to_the_default_mcp_port(settings, tmp_path):
+    """A `todo-agent serve` on this machine must not answer for the MCP server of a test."""
+    default = Settings.model_fields["mcp_server_url"].default
+    child = service_env(settings.database_url, "secret", tmp_path)["MCP_SERVER_URL"]
+    for url in (settings.mcp_server_url, child):
+        assert url != default
+        port = urlsplit(url).port
+        assert port is not None and not port_open(port)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 import openai
@@ -37,7 +36,7 @@ from backend.chat.providers import (
     new_openai_client,
 )
 from backend.config import ConfigError, Settings
-from tests.fake_openai import (
+from tests.support.fake_openai import (
     GARBAGE,
     MALFORMED,
     Failure,
@@ -46,20 +45,7 @@ from tests.fake_openai import (
     text,
     tool_call,
 )
-from tests.servers import free_port, port_open
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeOpenAI) -> FakeOpenAI:
-    server.reset()
-    server.delay = 0.0
-    return server
+from tests.support.processes import free_port, port_open
 
 
 def provider_settings(fake: FakeOpenAI, **overrides) -> Settings:
@@ -276,7 +262,7 @@ def test_fake_runs_standalone() -> None:
         [
             sys.executable,
             "-m",
-            "tests.fake_openai",
+            "tests.support.fake_openai",
             "--port",
             str(port),
             "--tool",

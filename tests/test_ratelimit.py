@@ -17,8 +17,8 @@ from backend.deps import enforce_chat_rate_limit
 from backend.main import install_error_handlers, lifespan
 from backend.ratelimit import MemoryRateLimiter, RedisRateLimiter, build_rate_limiter
 from tests.conftest import override_settings
-from tests.servers import free_port
-from tests.utils import random_user
+from tests.support.processes import free_port
+from tests.support.users import random_user
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

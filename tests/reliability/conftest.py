@@ -1,6 +1,6 @@
 """Fixtures for the reliability and security tests.
 
-In-process tests get the chat fixtures of `tests/chat_helpers.py`: every module runs on SQLite
+In-process tests get the chat fixtures of `tests/support/chat_fixtures.py`: every module runs on SQLite
 and on PostgreSQL, with one real `todo-agent mcp` process per module and database, so the chat
 routes run the default offline model against the real tools. The chat rate limit is off unless a
 test turns it on (these tests send many chat requests on purpose).
@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.config import Settings
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
+from tests.reliability.figures import FIGURES
+from tests.support.chat_fixtures import (  # noqa: F401  (importing a fixture registers it)
     chat_database_fixture,
     database_url_fixture,
     mcp_process_fixture,
     settings_fixture,
 )
-from tests.reliability.figures import FIGURES
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """End to end with a real-model configuration: MODEL=<name>, OPENAI_BASE_URL=<loopback fake>.
 
-The chat routes run the real `openai` client against tests/fake_openai.py, and the agent calls the
+The chat routes run the real `openai` client against tests/support/fake_openai.py, and the agent calls the
 real `todo-agent mcp` process, so every tool call changes tasks in the database.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -14,31 +13,10 @@ from fastapi.testclient import TestClient
 
 from backend.config import Settings
 from backend.main import create_app
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    settings_fixture,
-    tasks,
-)
 from tests.conftest import override_settings
-from tests.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
-    fake_server.reset()
-    return fake_server
+from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
+from tests.support.sse import data_payloads
 
 
 @pytest.fixture
@@ -55,8 +33,7 @@ def stream_events(client: TestClient, headers: dict, message: str, **body) -> li
         "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
     ) as response:
         assert response.status_code == 200, response.read()
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines]
+        return data_payloads(response.iter_lines())
 
 
 def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:

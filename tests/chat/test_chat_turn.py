@@ -24,20 +24,9 @@ from backend.db import get_engine
 from backend.deps import get_chat_model
 from backend.main import create_app
 from backend.models import Conversation, IdempotentRequest, Message, utcnow
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
 from tests.conftest import override_settings
-from tests.servers import free_port
+from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.processes import free_port
 
 ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
 

@@ -17,28 +17,16 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message, function
 
 from backend.deps import get_chat_model
 from backend.main import create_app
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
-from tests.servers import free_port
+from tests.support.chat import chat, chat_body, conversations, messages, tasks
+from tests.support.processes import free_port
+from tests.support.sse import data_payloads
 
 ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
 
 
 def stream(client, headers, message, conversation_id=None, key=None) -> tuple[int, list]:
     """The status and the `data:` payloads of one streamed turn (`[DONE]` kept as a string)."""
-    body = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = conversation_id
+    body = chat_body(message, conversation_id)
     extra = {"Idempotency-Key": key} if key else {}
     with client.stream(
         "POST", "/api/alice/chat/stream", json=body, headers={**headers, **extra}
@@ -47,14 +35,8 @@ def stream(client, headers, message, conversation_id=None, key=None) -> tuple[in
             response.read()
             return response.status_code, [response.json()]
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = []
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                data = line[len("data: ") :]
-                events.append(data if data == "[DONE]" else json.loads(data))
-            else:
-                assert line == "", line  # nothing but data lines and blank separators
-        return 200, events
+        # Nothing but data lines and blank separators.
+        return 200, data_payloads(response.iter_lines(), only_data=True)
 
 
 def test_a_streamed_turn_sends_start_tool_calls_deltas_done_then_DONE(client, model, headers):

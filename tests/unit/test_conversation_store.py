@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-# The claim protocol and the CRUD live in one module today; if they split, re-point these two.
-from backend.chat import store as claims
+from backend.chat import claims
 from backend.chat import store as conversations
-from backend.chat.store import ClaimedTurn, ConversationNotFoundError, TurnInProgressError
+from backend.chat.claims import ClaimedTurn
+from backend.chat.store import ConversationNotFoundError, TurnInProgressError
 from backend.models import Conversation, utcnow
 
 CLAIM_SECONDS = 600.0
@@ -23,7 +23,7 @@ def claim(
     session: Session, conversation_id: int | None, user_id: str = "alice", limit: int = 20
 ) -> ClaimedTurn:
     return claims.claim_turn(
-        session,
+        session=session,
         user_id=user_id,
         conversation_id=conversation_id,
         first_message="add buy milk",
@@ -34,7 +34,7 @@ def claim(
 
 def record(session: Session, turn: ClaimedTurn, user_message: str, reply: str) -> None:
     claims.record_turn(
-        session,
+        session=session,
         user_id="alice",
         turn=turn,
         user_message=user_message,
@@ -92,7 +92,7 @@ def test_an_expired_claim_is_taken_over_and_the_old_turn_cannot_release_it(
     # The crashed turn comes back late: its messages are kept, the new claim is not released.
     record(session, crashed, "add buy milk", "Added it.")
     assert stored(session, crashed.conversation_id).turn_claim == takeover.claim
-    claims.abandon_turn(session, user_id="alice", turn=crashed)
+    claims.abandon_turn(session=session, user_id="alice", turn=crashed)
     session.commit()
     assert stored(session, crashed.conversation_id).turn_claim == takeover.claim
     with pytest.raises(TurnInProgressError):
@@ -120,7 +120,7 @@ def test_history_is_the_newest_messages_oldest_first(session: Session) -> None:
 
 def test_abandoning_drops_a_conversation_made_for_the_turn(session: Session) -> None:
     turn = claim(session, None)
-    claims.abandon_turn(session, user_id="alice", turn=turn)
+    claims.abandon_turn(session=session, user_id="alice", turn=turn)
     session.commit()
     session.expire_all()
     assert session.get(Conversation, turn.conversation_id) is None
@@ -130,7 +130,7 @@ def test_abandoning_keeps_an_existing_conversation_and_frees_it(session: Session
     first = claim(session, None)
     record(session, first, "add buy milk", "Added it.")
     turn = claim(session, first.conversation_id)
-    claims.abandon_turn(session, user_id="alice", turn=turn)
+    claims.abandon_turn(session=session, user_id="alice", turn=turn)
     session.commit()
     assert stored(session, first.conversation_id).turn_claim is None
     read = conversations.read_messages(

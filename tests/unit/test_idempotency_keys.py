@@ -21,7 +21,7 @@ def begin(
     session: Session, key: str = "key-1", user_id: str = "alice", fingerprint: str = FINGERPRINT
 ) -> StoredAnswer | None:
     return idempotency.begin(
-        session,
+        session=session,
         user_id=user_id,
         key=key,
         request_fingerprint=fingerprint,
@@ -38,7 +38,11 @@ def rows(session: Session) -> list[tuple[str, str, str]]:
 def answer(session: Session) -> None:
     """The first request finished: its answer is stored (committed, as the turn does)."""
     idempotency.store_answer(
-        session, user_id="alice", key="key-1", request_fingerprint=FINGERPRINT, answer=ANSWER
+        session=session,
+        user_id="alice",
+        key="key-1",
+        request_fingerprint=FINGERPRINT,
+        answer=ANSWER,
     )
     session.commit()
 
@@ -86,13 +90,13 @@ def test_keys_belong_to_their_user(session: Session) -> None:
 
 def test_a_released_key_runs_again_but_an_answered_one_is_kept(session: Session) -> None:
     assert begin(session) is None
-    idempotency.release(session, user_id="alice", key="key-1")
+    idempotency.release(session=session, user_id="alice", key="key-1")
     session.commit()
     assert rows(session) == []
     assert begin(session) is None
 
     answer(session)
-    idempotency.release(session, user_id="alice", key="key-1")
+    idempotency.release(session=session, user_id="alice", key="key-1")
     session.commit()
     assert begin(session) == ANSWER
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
+from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router, responses=API_ERRORS)
     app.include_router(chat.router, responses=CHAT_ERRORS)
     app.include_router(conversations.router, responses=API_ERRORS)
+    app.include_router(chatkit_router)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(

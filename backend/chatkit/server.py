@@ -14,7 +14,7 @@ errors; problems of the turn itself become an error event in the stream, with th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.errors import CustomStreamError
@@ -188,7 +188,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         reply = AssistantMessageItem(
             id=provisional_item_id("message"),
             thread_id=thread.id,
-            created_at=datetime.now(),
+            created_at=datetime.now(UTC),
             content=[],
         )
         streaming = False
@@ -206,7 +206,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                         item=TaskItem(
                             id=provisional_item_id("task"),
                             thread_id=thread.id,
-                            created_at=datetime.now(),
+                            created_at=datetime.now(UTC),
                             task=tool_call_task(event.tool, event.parameters, event.result),
                         )
                     )

@@ -62,6 +62,7 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import update
 from sqlmodel import col
 
+from backend.config import get_settings
 from backend.db import session_scope
 from backend.models import Conversation, utcnow
 from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
@@ -494,3 +495,17 @@ def test_a_running_turn_makes_another_message_an_error_event(client, model, head
     [error] = errors(events)
     assert "still being written" in (error.message or "")
     assert error.allow_retry is True
+
+
+def test_turns_count_against_the_chat_rate_limit(client, model, headers, monkeypatch):
+    monkeypatch.setenv("CHAT_RATE_LIMIT", "1")
+    get_settings.cache_clear()
+    model.extend([[assistant_message("Hi.")]])
+    thread = created_thread(stream(client, headers, create("hello")))
+
+    limited = send(client, headers, add_message(thread.id, "again"))
+    listed = send(client, headers, ThreadsListReq(params=ThreadListParams()))
+
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert listed.status_code == 200  # reading is not chatting

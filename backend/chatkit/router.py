@@ -50,9 +50,29 @@ async def _single_event(payload: bytes) -> Any:
     yield b"data: " + payload + b"\n\n"
 
 
+# ChatKit's request union is large and versioned by the package; the schema names its shape.
+REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "params"],
+                "properties": {
+                    "type": {"type": "string", "examples": ["threads.list", "threads.create"]},
+                    "params": {"type": "object"},
+                    "metadata": {"type": "object"},
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/chatkit",
     response_class=Response,
+    openapi_extra={"requestBody": REQUEST_BODY},
     responses={
         200: {"content": {"text/event-stream": {}, "application/json": {}}},
         400: {"description": "A ChatKit request this server does not support (an error event)"},

@@ -490,11 +490,20 @@ def test_a_running_turn_makes_another_message_an_error_event(client, model, head
         )
         session.commit()
 
-    events = stream(client, headers, add_message(thread.id, "are you there?"))
+    [user_item] = [
+        i
+        for i in get_thread(client, headers, thread.id).items.data
+        if isinstance(i, UserMessageItem)
+    ]
+    retry = ThreadsRetryAfterItemReq(
+        params=ThreadRetryAfterItemParams(thread_id=thread.id, item_id=user_item.id)
+    )
 
-    [error] = errors(events)
-    assert "still being written" in (error.message or "")
-    assert error.allow_retry is True
+    for request in (add_message(thread.id, "are you there?"), retry):
+        [error] = errors(stream(client, headers, request))
+        assert "still being written" in (error.message or "")
+        assert error.allow_retry is True
+    assert len(get_thread(client, headers, thread.id).items.data) == 2  # the retry deleted nothing
 
 
 def test_turns_count_against_the_chat_rate_limit(client, model, headers, monkeypatch):

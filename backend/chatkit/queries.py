@@ -146,9 +146,11 @@ def forget_from(user_id: str, conversation_id: int, message_id: int) -> None:
             )
         )
         session.commit()
-    if deleted.rowcount == 0:
-        read_conversation(user_id, conversation_id)  # missing: ConversationGoneError
-        raise ConversationBusyError
+    if deleted.rowcount == 0:  # nothing to delete, or a turn holds it, or it is missing
+        conversation = read_conversation(user_id, conversation_id)
+        expires = conversation.turn_claim_expires_at
+        if conversation.turn_claim is not None and expires is not None and expires >= utcnow():
+            raise ConversationBusyError
 
 
 def delete_conversation(user_id: str, conversation_id: int) -> None:

@@ -504,6 +504,11 @@ def test_a_running_turn_makes_another_message_an_error_event(client, model, head
         assert "still being written" in (error.message or "")
         assert error.allow_retry is True
     assert len(get_thread(client, headers, thread.id).items.data) == 2  # the retry deleted nothing
+    deleting = send(
+        client, headers, ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread.id))
+    )
+    assert deleting.status_code == 409
+    assert deleting.headers["Retry-After"]
 
 
 def test_turns_count_against_the_chat_rate_limit(client, model, headers, monkeypatch):

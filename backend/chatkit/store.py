@@ -91,7 +91,8 @@ class ConversationStore(Store[RequestContext]):
         if thread.title is None:  # a new thread: its conversation exists, titled already
             await _run(queries.read_conversation, context.user_id, conversation_id)
             return
-        await _run(queries.rename_conversation, context.user_id, conversation_id, thread.title)
+        title = thread.title.strip()  # validated by the server before ChatKit sets it
+        await _run(queries.rename_conversation, context.user_id, conversation_id, title)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext

@@ -71,6 +71,14 @@ def stored_item_ref(item_id: str) -> ItemRef | None:
     return ItemRef(message_id, int(position) if position else 0)
 
 
+def message_item_id(message_id: int) -> str:
+    return f"msg_{message_id}"
+
+
+def tool_call_item_id(message_id: int, position: int) -> str:
+    return f"tc_{message_id}_{position}"
+
+
 def provisional_item_id(item_type: StoreItemType) -> str:
     return f"{'tc' if item_type == 'task' else 'msg'}_new_{uuid.uuid4().hex[:12]}"
 
@@ -96,7 +104,7 @@ def message_items(message: Message, thread_id: str) -> list[ThreadItem]:
     if message.role == "user":
         return [
             UserMessageItem(
-                id=f"msg_{message.id}",
+                id=message_item_id(message.id),
                 thread_id=thread_id,
                 created_at=message.created_at,
                 content=[UserMessageTextContent(text=message.content)],
@@ -105,7 +113,7 @@ def message_items(message: Message, thread_id: str) -> list[ThreadItem]:
         ]
     items: list[ThreadItem] = [
         TaskItem(
-            id=f"tc_{message.id}_{position}",
+            id=tool_call_item_id(message.id, position),
             thread_id=thread_id,
             created_at=message.created_at,
             task=tool_call_task(
@@ -116,7 +124,7 @@ def message_items(message: Message, thread_id: str) -> list[ThreadItem]:
     ]
     items.append(
         AssistantMessageItem(
-            id=f"msg_{message.id}",
+            id=message_item_id(message.id),
             thread_id=thread_id,
             created_at=message.created_at,
             content=[AssistantMessageContent(text=message.content)],

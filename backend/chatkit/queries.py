@@ -1,35 +1,22 @@
 """The SQL behind the ChatKit store. Synchronous (SQLModel sessions, called on a worker thread),
 one short transaction each, every query scoped by `user_id`: another user's conversation is
-exactly as missing as one that does not exist.
+exactly as missing as one that does not exist. The errors are the conversation store's own
+(`ConversationNotFoundError`, `TurnInProgressError`), so they mean what they mean for `/chat`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, delete, or_, update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from backend.chat import store as chat_store
+from backend.chat.store import ConversationNotFoundError, TurnInProgressError
 from backend.db import session_scope
 from backend.models import Conversation, Message, utcnow
 
 Order = Literal["asc", "desc"]
-
-
-class ConversationGoneError(LookupError):
-    """No such conversation for this user."""
-
-
-class ConversationBusyError(RuntimeError):
-    """A turn holds the conversation right now."""
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        col(Conversation.turn_claim).is_(None), col(Conversation.turn_claim_expires_at) < now
-    )
 
 
 def create_conversation(user_id: str, first_message: str) -> Conversation:
@@ -52,7 +39,7 @@ def read_conversation(user_id: str, conversation_id: int) -> Conversation:
             )
         ).first()
     if conversation is None:
-        raise ConversationGoneError(conversation_id)
+        raise ConversationNotFoundError(conversation_id)
     return conversation
 
 
@@ -84,7 +71,7 @@ def rename_conversation(user_id: str, conversation_id: int, title: str) -> None:
         )
         session.commit()
     if renamed.rowcount != 1:
-        raise ConversationGoneError(conversation_id)
+        raise ConversationNotFoundError(conversation_id)
 
 
 def read_messages(
@@ -117,7 +104,7 @@ def read_message(user_id: str, conversation_id: int, message_id: int) -> Message
             )
         ).first()
     if message is None:
-        raise ConversationGoneError(conversation_id)
+        raise ConversationNotFoundError(conversation_id)
     return message
 
 
@@ -132,7 +119,7 @@ def forget_from(user_id: str, conversation_id: int, message_id: int) -> None:
         .where(
             Conversation.id == conversation_id,
             Conversation.user_id == user_id,
-            _claimable(utcnow()),
+            chat_store.unclaimed(utcnow()),
         )
         .exists()
     )
@@ -150,17 +137,13 @@ def forget_from(user_id: str, conversation_id: int, message_id: int) -> None:
         conversation = read_conversation(user_id, conversation_id)
         expires = conversation.turn_claim_expires_at
         if conversation.turn_claim is not None and expires is not None and expires >= utcnow():
-            raise ConversationBusyError
+            raise TurnInProgressError
 
 
 def delete_conversation(user_id: str, conversation_id: int) -> None:
-    """Delete the conversation and its messages, as the conversations API does."""
+    """Delete the conversation and its messages, as the conversations API does (not while a
+    turn runs: TurnInProgressError)."""
     with session_scope() as session:
-        try:
-            chat_store.delete_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id
-            )
-        except chat_store.ConversationNotFoundError:
-            raise ConversationGoneError(conversation_id) from None
-        except chat_store.TurnInProgressError:
-            raise ConversationBusyError from None
+        chat_store.delete_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )

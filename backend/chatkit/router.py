@@ -3,9 +3,11 @@
 The user is the bearer token's (ChatKit requests carry no user id): 401 without a valid one.
 Streaming requests answer `text/event-stream` (ChatKit's `data: {event}` lines); the others
 answer JSON. Errors found before a stream starts are ordinary HTTP errors with `{"detail"}`:
-401, 404 (no such thread for this user: another user's is not found either), 409, 422, 429.
-An unsupported request is answered with ChatKit's error event (`{"type": "error", ...}`): in
-the stream for streaming requests, as a 400 JSON body for the others.
+401, 404 (no such thread for this user: another user's is not found either), 409, 422, 429,
+503; the chat turn's own errors propagate to the app's handlers (`backend.errors`), so they
+are answered exactly as on `/chat`. An unsupported request is answered with ChatKit's error
+event (`{"type": "error", ...}`): in the stream for streaming requests, as a 400 JSON body for
+the others.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from backend.chatkit.queries import ConversationBusyError
+from backend.api.chat import IdempotencyKey
 from backend.chatkit.server import InvalidInputError, TodoChatKitServer, UnsupportedRequestError
 from backend.chatkit.store import RequestContext
-from backend.deps import PrincipalDep, SettingsDep
-from backend.ratelimit import enforce_chat_rate_limit
+from backend.chatkit.turn import TurnServices
+from backend.deps import (
+    ChatModelDep,
+    PrincipalDep,
+    RateLimiterDep,
+    SettingsDep,
+    TaskServersDep,
+    hit_chat_rate_limit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +87,35 @@ REQUEST_BODY = {
         400: {"description": "A ChatKit request this server does not support (an error event)"},
         401: {"description": "Missing or invalid bearer token"},
         404: {"description": "No such thread (or item) for this user"},
-        409: {"description": "A turn is running in this thread"},
-        422: {"description": "Not a ChatKit request, or an invalid message or title"},
+        409: {"description": "A turn is running in this thread, or with this Idempotency-Key"},
+        422: {"description": "Not a ChatKit request, an invalid message or title, or a reused key"},
         429: {"description": "Chat rate limit exceeded; see Retry-After"},
+        503: {"description": "The database or the model is unavailable"},
     },
 )
-async def chatkit(request: Request, principal: PrincipalDep, settings: SettingsDep) -> Response:
-    """The ChatKit server protocol: threads are conversations, items are their messages."""
+async def chatkit(
+    request: Request,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    model: ChatModelDep,
+    task_servers: TaskServersDep,
+    limiter: RateLimiterDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The ChatKit server protocol: threads are conversations, items are their messages.
+
+    An `Idempotency-Key` makes a retried threads.create or threads.add_user_message replay the
+    first answer instead of running the tools again, as on `/chat`.
+    """
     context = RequestContext(
-        user_id=principal.user_id, token=principal.token, settings=settings, app=request.app
+        user_id=principal.user_id,
+        token=principal.token,
+        services=TurnServices(model=model, settings=settings, task_servers=task_servers),
+        idempotency_key=idempotency_key,
     )
 
-    async def before_turn() -> None:
-        await enforce_chat_rate_limit(request, principal.user_id, settings)
+    async def before_turn() -> None:  # only requests that run a turn count as chatting
+        await hit_chat_rate_limit(principal.user_id, settings, limiter)
 
     try:
         result = await server.handle(await request.body(), context, before_turn)
@@ -100,9 +125,6 @@ async def chatkit(request: Request, principal: PrincipalDep, settings: SettingsD
         return JSONResponse({"detail": str(exc) or "Not found"}, status_code=404)
     except InvalidInputError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    except ConversationBusyError:
-        detail = "A reply is still being written in this conversation; try again shortly"
-        return JSONResponse({"detail": detail}, status_code=409, headers={"Retry-After": "2"})
     except UnsupportedRequestError as exc:
         if exc.streaming:
             return StreamingResponse(

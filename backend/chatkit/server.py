@@ -5,21 +5,22 @@ threads.get_by_id, threads.list, threads.update, threads.delete, items.list. Eve
 (attachments, client tools, widget actions, structured input, feedback, transcription) is
 answered with ChatKit's own error event.
 
-Problems found before a stream starts (no such thread, a blank message, a turn already
-running, the rate limit) are raised as exceptions for the route to answer as plain HTTP
-errors; problems of the turn itself become an error event in the stream, with the same reason
+A turn is started before the stream does (`handle`), so everything that stops it from running
+(no such thread, a blank message, the rate limit, a turn already running, a reused
+Idempotency-Key) is raised for the route to answer as a plain HTTP error, the same one `/chat`
+gives. What goes wrong once the turn runs becomes an error event in the stream, with the reason
 `/chat` gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chatkit.errors import CustomStreamError
+from chatkit.errors import CustomStreamError, ErrorCode
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartTextDelta,
@@ -27,13 +28,16 @@ from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
+    ErrorEvent,
     InputTranscribeReq,
     ItemsFeedbackReq,
     StreamOptions,
+    StreamOptionsEvent,
     TaskItem,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -51,25 +55,32 @@ from chatkit.types import (
     is_streaming_req,
 )
 from fastapi.concurrency import run_in_threadpool
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from backend.chat.store import title_from
 from backend.chatkit import queries
 from backend.chatkit.items import (
     conversation_id_of,
+    message_item_id,
     provisional_item_id,
     stored_item_ref,
+    tool_call_item_id,
     tool_call_task,
 )
 from backend.chatkit.store import ConversationStore, RequestContext
 from backend.chatkit.turn import (
     ReplyDelta,
     ReplyDone,
+    StartedTurn,
     ToolCallDone,
     TurnRefusedError,
-    run_chat_turn,
+    conversation_of,
+    start_turn,
+    turn_events,
 )
 from backend.models import TITLE_MAX, clean_text
+
+log = logging.getLogger(__name__)
 
 MESSAGE_MAX = 4000  # the same bound as /chat
 RETRYABLE = {409, 429, 503}
@@ -120,6 +131,14 @@ def _check_input(user_input: UserMessageInput) -> str:
     return message_text(user_input.content)
 
 
+def sse(event: BaseModel) -> bytes:
+    """One event as ChatKit streams it (`ChatKitServer._serialize`'s encoding)."""
+    payload = event.model_dump_json(
+        by_alias=True, exclude_none=True, context={"exclude_metadata": True}
+    )
+    return b"data: " + payload.encode() + b"\n\n"
+
+
 class TodoChatKitServer(ChatKitServer[RequestContext]):
     def __init__(self) -> None:
         super().__init__(ConversationStore())
@@ -127,38 +146,106 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
     async def handle(
         self, body: bytes, context: RequestContext, before_turn: Callable[[], Awaitable[None]]
     ) -> StreamingResult | NonStreamingResult:
-        """Check a request up to where its stream would start, then let ChatKit process it.
+        """Check a request up to where its stream would start, start its turn, then let
+        ChatKit process it.
 
         Raises pydantic's ValidationError (not a ChatKit request), NotFoundError,
-        InvalidInputError, UnsupportedRequestError, or whatever `before_turn` raises.
+        InvalidInputError, UnsupportedRequestError, whatever `before_turn` raises, and the
+        domain errors of the turn (`backend.chatkit.turn.start_turn`).
         """
         request = _requests.validate_json(body)
         if isinstance(request, UNSUPPORTED):
             raise UnsupportedRequestError(request.type, is_streaming_req(request))
         thread_id: str | None = getattr(request.params, "thread_id", None)
-        if thread_id is not None:
-            await self.store.load_thread(thread_id, context)
-        if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
-            _check_input(request.params.input)
-        if isinstance(request, ThreadsRetryAfterItemReq):
-            item = await self.store.load_item(
-                request.params.thread_id, request.params.item_id, context
-            )
-            if not isinstance(item, UserMessageItem):
-                raise InvalidInputError("Only a user message can be retried")
+        thread = None if thread_id is None else await self.store.load_thread(thread_id, context)
         if isinstance(request, ThreadsUpdateReq):
             try:
                 clean_text(request.params.title, "title", TITLE_MAX)
             except ValueError as exc:
                 raise InvalidInputError(str(exc)) from None
-        if isinstance(request, TURN_REQUESTS):
+        if isinstance(request, ThreadsRetryAfterItemReq):
+            assert thread is not None
+            return await self._retry(request, thread, context, before_turn)
+        if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+            text = _check_input(request.params.input)
             await before_turn()
-        if isinstance(request, ThreadsCreateReq):
-            conversation = await run_in_threadpool(
-                queries.create_conversation, context.user_id, _check_input(request.params.input)
-            )
-            context.new_conversation_id = conversation.id
+            conversation_id = await self._conversation_for(request, text, context)
+            context.turn = await self._start(context, text, conversation_id)
+            if isinstance(request, ThreadsCreateReq):  # ChatKit asks the store for its id
+                context.new_conversation_id = conversation_of(context.turn)
         return await self.process(body, context)
+
+    async def _conversation_for(
+        self,
+        request: ThreadsCreateReq | ThreadsAddUserMessageReq,
+        text: str,
+        context: RequestContext,
+    ) -> int | None:
+        if isinstance(request, ThreadsAddUserMessageReq):
+            return conversation_id_of(request.params.thread_id)
+        if context.idempotency_key is not None:
+            # The turn creates the conversation, so that a retry with the same key finds the
+            # first answer (and its thread) instead of making a second thread.
+            return None
+        # Made first, so that a thread whose first turn fails stays, empty, for the next try.
+        conversation = await run_in_threadpool(queries.create_conversation, context.user_id, text)
+        return conversation.id
+
+    async def _start(
+        self,
+        context: RequestContext,
+        text: str,
+        conversation_id: int | None,
+        idempotent: bool = True,
+    ) -> StartedTurn:
+        return await start_turn(
+            context.services,
+            user_id=context.user_id,
+            token=context.token,
+            message=text,
+            conversation_id=conversation_id,
+            idempotency_key=context.idempotency_key if idempotent else None,
+        )
+
+    async def _retry(
+        self,
+        request: ThreadsRetryAfterItemReq,
+        thread: ThreadMetadata,
+        context: RequestContext,
+        before_turn: Callable[[], Awaitable[None]],
+    ) -> StreamingResult:
+        """threads.retry_after_item: the turn replaces this user message and all that follows.
+
+        Streamed here rather than by ChatKit's `process`, which would look the item up among
+        the thread's items after the messages it names were deleted for the new turn.
+        """
+        item = await self.store.load_item(thread.id, request.params.item_id, context)
+        if not isinstance(item, UserMessageItem):
+            raise InvalidInputError("Only a user message can be retried")
+        text = message_text(item.content)
+        await before_turn()
+        ref = stored_item_ref(item.id)
+        assert ref is not None  # load_item found it among the stored items
+        conversation_id = conversation_id_of(thread.id)
+        await run_in_threadpool(
+            queries.forget_from, context.user_id, conversation_id, ref.message_id
+        )
+        # No Idempotency-Key here: the messages it would replay were just deleted.
+        context.turn = await self._start(context, text, conversation_id, idempotent=False)
+        return StreamingResult(self._stream(thread, item, context))
+
+    async def _stream(
+        self, thread: ThreadMetadata, item: UserMessageItem, context: RequestContext
+    ) -> AsyncGenerator[bytes, None]:
+        yield sse(StreamOptionsEvent(stream_options=self.get_stream_options(thread, context)))
+        try:
+            async for event in self.respond(thread, item, context):
+                yield sse(event)
+        except CustomStreamError as exc:
+            yield sse(ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry))
+        except Exception:
+            log.exception("a ChatKit retry stream failed")
+            yield sse(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
 
     def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
         # A turn runs to its end and is stored even if nobody listens (as with /chat/stream),
@@ -176,40 +263,30 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        if input_user_message is None:  # only the unsupported client-tool requests get here
+        if input_user_message is None or context.turn is None:
+            # Only the unsupported client-tool requests get here (refused before).
             raise CustomStreamError("Nothing to answer", allow_retry=False)
-        text = message_text(input_user_message.content)
-        conversation_id = conversation_id_of(thread.id)
-        retried = stored_item_ref(input_user_message.id)
-        if retried is not None:
-            await _forget_for_retry(context.user_id, conversation_id, retried.message_id)
-        if thread.title is None:
-            thread.title = title_from(text)  # ChatKit sends the title as thread.updated
+        if thread.title is None:  # ChatKit sends the title as thread.updated
+            thread.title = title_from(message_text(input_user_message.content))
         reply = AssistantMessageItem(
             id=provisional_item_id("message"),
             thread_id=thread.id,
             created_at=datetime.now(UTC),
             content=[],
         )
+        tool_items: list[TaskItem] = []
         streaming = False
         try:
-            async for event in run_chat_turn(
-                app=context.app,
-                settings=context.settings,
-                user_id=context.user_id,
-                token=context.token,
-                message=text,
-                conversation_id=conversation_id,
-            ):
+            async for event in turn_events(context.turn):
                 if isinstance(event, ToolCallDone):
-                    yield ThreadItemDoneEvent(
-                        item=TaskItem(
-                            id=provisional_item_id("task"),
-                            thread_id=thread.id,
-                            created_at=datetime.now(UTC),
-                            task=tool_call_task(event.tool, event.parameters, event.result),
-                        )
+                    task_item = TaskItem(
+                        id=provisional_item_id("task"),
+                        thread_id=thread.id,
+                        created_at=datetime.now(UTC),
+                        task=tool_call_task(event.tool, event.parameters, event.result),
                     )
+                    tool_items.append(task_item)
+                    yield ThreadItemDoneEvent(item=task_item)
                 elif isinstance(event, ReplyDelta):
                     if not streaming:
                         streaming = True
@@ -223,18 +300,31 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 elif isinstance(event, ReplyDone):
                     reply.content = [AssistantMessageContent(text=event.text)]
                     yield ThreadItemDoneEvent(item=reply)
+                    if event.message_ids is not None:
+                        turn: list[ThreadItem] = [input_user_message, *tool_items, reply]
+                        for stored_event in _as_stored(turn, event.message_ids):
+                            yield stored_event
         except TurnRefusedError as exc:
-            raise CustomStreamError(exc.detail, allow_retry=exc.status in RETRYABLE) from None
+            problem = exc.problem
+            raise CustomStreamError(
+                problem.detail, allow_retry=problem.status in RETRYABLE
+            ) from None
 
 
-async def _forget_for_retry(user_id: str, conversation_id: int, message_id: int) -> None:
-    """threads.retry_after_item: the turn replaces this user message and all that follows."""
-    try:
-        await run_in_threadpool(queries.forget_from, user_id, conversation_id, message_id)
-    except queries.ConversationBusyError:
-        raise CustomStreamError(
-            "A reply is still being written in this conversation; try again shortly",
-            allow_retry=True,
-        ) from None
-    except queries.ConversationGoneError:
-        raise NotFoundError("Thread not found") from None
+def _as_stored(turn: list[ThreadItem], message_ids: tuple[int, int]) -> list[ThreadStreamEvent]:
+    """The turn's items, streamed under ids the turn had not stored yet, under their stored ids.
+
+    ChatKit has no event that renames an item, so each is removed and added again in order
+    (the thread ends up exactly as `items.list` returns it); from then on the client holds ids
+    that `threads.retry_after_item` and `items.list` know.
+    """
+    user_id, reply_id = message_ids
+    user_message, *tool_items, reply = turn
+    renamed: list[ThreadItem] = [user_message.model_copy(update={"id": message_item_id(user_id)})]
+    renamed += [
+        item.model_copy(update={"id": tool_call_item_id(reply_id, position)})
+        for position, item in enumerate(tool_items, start=1)
+    ]
+    renamed.append(reply.model_copy(update={"id": message_item_id(reply_id)}))
+    removed: list[ThreadStreamEvent] = [ThreadItemRemovedEvent(item_id=item.id) for item in turn]
+    return removed + [ThreadItemDoneEvent(item=item) for item in renamed]

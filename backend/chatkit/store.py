@@ -16,6 +16,7 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from fastapi.concurrency import run_in_threadpool
 
+from backend.chat.store import ConversationNotFoundError
 from backend.chatkit import queries
 from backend.chatkit.items import (
     conversation_id_of,
@@ -24,7 +25,7 @@ from backend.chatkit.items import (
     stored_item_ref,
     thread_id_of,
 )
-from backend.config import Settings
+from backend.chatkit.turn import StartedTurn, TurnServices
 from backend.models import Conversation
 
 MAX_PAGE = 100
@@ -32,12 +33,14 @@ MAX_PAGE = 100
 
 @dataclass
 class RequestContext:
-    """Who is asking (from the verified bearer token) and what the turn needs."""
+    """Who is asking (from the verified bearer token), what a turn runs with, and the turn
+    that `TodoChatKitServer.handle` started before ChatKit's stream."""
 
     user_id: str
     token: str  # forwarded to the MCP server, as `/chat` does
-    settings: Settings
-    app: Any  # the FastAPI app: the turn's model comes from it
+    services: TurnServices
+    idempotency_key: str | None = None
+    turn: StartedTurn | None = field(default=None)
     new_conversation_id: int | None = field(default=None)  # set for threads.create
 
 
@@ -62,7 +65,7 @@ async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     """A query on a worker thread; a missing conversation is ChatKit's NotFoundError."""
     try:
         return await run_in_threadpool(function, *args, **kwargs)
-    except queries.ConversationGoneError:
+    except ConversationNotFoundError:
         raise NotFoundError("Thread not found") from None
 
 

@@ -62,20 +62,10 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import update
 from sqlmodel import col
 
-from backend.config import get_settings
 from backend.db import session_scope
 from backend.models import Conversation, utcnow
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
+from tests.conftest import override_settings
+from tests.support.chat import chat, conversations, tasks
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ThreadStreamEvent)
 THREAD_PAGE: TypeAdapter[Page[Thread]] = TypeAdapter(Page[Thread])
@@ -479,7 +469,7 @@ def test_a_model_failure_is_an_error_event_and_stores_nothing(client, model, hea
     assert get_thread(client, headers, created.id).items.data == []
 
 
-def test_a_running_turn_makes_another_message_an_error_event(client, model, headers):
+def test_a_running_turn_makes_another_message_a_409_and_deletes_nothing(client, model, headers):
     model.extend([[assistant_message("Hi.")]])
     thread = created_thread(stream(client, headers, create("hello")))
     with session_scope() as session:  # another replica is writing a reply right now
@@ -498,22 +488,18 @@ def test_a_running_turn_makes_another_message_an_error_event(client, model, head
     retry = ThreadsRetryAfterItemReq(
         params=ThreadRetryAfterItemParams(thread_id=thread.id, item_id=user_item.id)
     )
+    delete = ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread.id))
 
-    for request in (add_message(thread.id, "are you there?"), retry):
-        [error] = errors(stream(client, headers, request))
-        assert "still being written" in (error.message or "")
-        assert error.allow_retry is True
+    for request in (add_message(thread.id, "are you there?"), retry, delete):
+        response = send(client, headers, request)
+        assert response.status_code == 409, (request.type, response.text)  # type: ignore[attr-defined]
+        assert "still being written" in response.json()["detail"]
+        assert response.headers["Retry-After"]
     assert len(get_thread(client, headers, thread.id).items.data) == 2  # the retry deleted nothing
-    deleting = send(
-        client, headers, ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread.id))
-    )
-    assert deleting.status_code == 409
-    assert deleting.headers["Retry-After"]
 
 
-def test_turns_count_against_the_chat_rate_limit(client, model, headers, monkeypatch):
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "1")
-    get_settings.cache_clear()
+def test_turns_count_against_the_chat_rate_limit(client, model, headers):
+    override_settings(client.app, chat_rate_limit=1)
     model.extend([[assistant_message("Hi.")]])
     thread = created_thread(stream(client, headers, create("hello")))
 

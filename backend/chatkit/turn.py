@@ -137,6 +137,6 @@ async def turn_events(turn: StartedTurn) -> AsyncIterator[ChatTurnEvent]:
             public = event.call.public()
             yield ToolCallDone(public["tool"], public["parameters"], public["result"])
         elif isinstance(event, TurnDone):
-            yield ReplyDone(event.response)
+            yield ReplyDone(event.response, event.message_ids)
         elif isinstance(event, TurnFailed):
             raise TurnRefusedError(event.problem)

@@ -39,6 +39,7 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
     ThreadItemUpdatedEvent,
     ThreadListParams,
     ThreadRetryAfterItemParams,
@@ -141,10 +142,20 @@ def created_thread(events: list[Any]) -> Thread:
     return event.thread
 
 
+def client_items(events: list[Any]) -> list[ThreadItem]:
+    """The items a ChatKit client holds after the stream: `thread.item.done` adds (or updates)
+    an item, `thread.item.removed` removes it."""
+    items: dict[str, ThreadItem] = {}
+    for event in events:
+        if isinstance(event, ThreadItemDoneEvent):
+            items[event.item.id] = event.item
+        elif isinstance(event, ThreadItemRemovedEvent):
+            items.pop(event.item_id, None)
+    return list(items.values())
+
+
 def done_items(events: list[Any], kind: type) -> list[Any]:
-    return [
-        e.item for e in events if isinstance(e, ThreadItemDoneEvent) and isinstance(e.item, kind)
-    ]
+    return [item for item in client_items(events) if isinstance(item, kind)]
 
 
 def reply_text(events: list[Any]) -> str:
@@ -188,13 +199,44 @@ def test_the_reply_streams_as_deltas_of_one_assistant_message(client, model, hea
 
     events = stream(client, headers, create("hi"))
 
-    added = [e for e in events if isinstance(e, ThreadItemAddedEvent)]
+    [added] = [e for e in events if isinstance(e, ThreadItemAddedEvent)]
     deltas = [e for e in events if isinstance(e, ThreadItemUpdatedEvent)]
-    [reply] = done_items(events, AssistantMessageItem)
-    assert [event.item.id for event in added] == [reply.id]
+    assert isinstance(added.item, AssistantMessageItem)
     assert "".join(event.update.delta for event in deltas) == "Hello there."
-    assert {event.item_id for event in deltas} == {reply.id}
+    assert {event.item_id for event in deltas} == {added.item.id}
     assert reply_text(events) == "Hello there."
+
+
+def test_streamed_items_end_with_their_stored_ids_so_a_retry_finds_them(client, model, headers):
+    model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="call_add")],
+            [assistant_message("Added Buy milk.")],
+            [assistant_message("Added it before.")],
+        ]
+    )
+    events = stream(client, headers, create("add buy milk"))
+    thread = created_thread(events)
+
+    streamed = [item.id for item in client_items(events)]
+    stored = [item.id for item in get_thread(client, headers, thread.id).items.data]
+    assert streamed == stored
+    assert len(streamed) == 3 and not any("new" in item_id for item_id in streamed)
+
+    retried = stream(
+        client,
+        headers,
+        ThreadsRetryAfterItemReq(
+            params=ThreadRetryAfterItemParams(thread_id=thread.id, item_id=streamed[0])
+        ),
+    )
+    assert errors(retried) == []
+    assert reply_text(retried) == "Added it before."
+    [user_item] = done_items(retried, UserMessageItem)
+    assert [item.id for item in get_thread(client, headers, thread.id).items.data] == [
+        user_item.id,
+        *[item.id for item in done_items(retried, AssistantMessageItem)],
+    ]
 
 
 def test_a_new_thread_gets_its_title_from_the_first_message(client, model, headers):
@@ -333,6 +375,41 @@ def test_retry_after_item_runs_the_turn_again_in_place_of_the_old_reply(client, 
         ("UserMessageItem", "say something"),
         ("AssistantMessageItem", "Second answer."),
     ]
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_runs_the_tools_once(
+    client, model, headers
+):
+    model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="call_add")],
+            [assistant_message("Added Buy milk.")],
+            [assistant_message("Hello.")],
+        ]
+    )
+    first_key, second_key = (
+        {**headers, "Idempotency-Key": "k1"},
+        {**headers, "Idempotency-Key": "k2"},
+    )
+
+    first = stream(client, first_key, create("add buy milk"))
+    again = stream(client, first_key, create("add buy milk"))
+
+    assert created_thread(again).id == created_thread(first).id
+    assert reply_text(again) == reply_text(first) == "Added Buy milk."
+    assert [item.task.title for item in done_items(again, TaskItem)] == [
+        'add_task({"title": "Buy milk"})'
+    ]
+    assert len(tasks(client, headers)) == 1
+    thread_id = created_thread(first).id
+
+    for _ in range(2):
+        assert reply_text(stream(client, second_key, add_message(thread_id, "hi"))) == "Hello."
+    [conversation] = conversations(client, headers)
+    assert conversation["message_count"] == 4
+    reused = send(client, second_key, add_message(thread_id, "something else"))
+    assert reused.status_code == 422
+    assert "Idempotency-Key" in reused.json()["detail"]
 
 
 # --- isolation and errors ------------------------------------------------------------------

@@ -6,7 +6,8 @@ item per tool call of its turn, id "tc_<message id>_<n>" (the tool, its argument
 result), followed by one `assistant_message` item, id "msg_<message id>".
 
 Items that a running turn streams get provisional ids ("msg_new_..."): the turn stores its
-messages when it ends, and from then on the stored ids above are the ones served.
+messages only when it ends. The stream then gives the client the stored ids above
+(`server._as_stored`), and they are the ones served from then on.
 """
 
 from __future__ import annotations

@@ -103,6 +103,8 @@ class TurnFailed:
     """The turn failed; `problem` is what the caller is told (`backend.errors.problem_for`)."""
 
     problem: Problem
+    # When tools had run, the turn was stored anyway: the (user message, note) ids.
+    message_ids: tuple[int, int] | None = None
 
     @property
     def status(self) -> int:
@@ -285,17 +287,17 @@ class TurnRun:
                     extra={"error_type": type(exc).__name__},
                 )
             records = calls.records()
-            if records:
-                await run_in_threadpool(
-                    self._store,
-                    _interrupted_reply(problem.detail),
-                    records,
-                    problem.status,
-                    {"detail": problem.detail},
-                )
-            else:
+            if not records:
                 await run_in_threadpool(self._abandon)
-            return TurnFailed(problem)
+                return TurnFailed(problem)
+            stored = await run_in_threadpool(
+                self._store,
+                _interrupted_reply(problem.detail),
+                records,
+                problem.status,
+                {"detail": problem.detail},
+            )
+            return TurnFailed(problem, message_ids=stored)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
         stored = await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
         return dataclasses.replace(done, message_ids=stored)

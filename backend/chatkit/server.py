@@ -62,6 +62,7 @@ from backend.chatkit import queries
 from backend.chatkit.items import (
     conversation_id_of,
     message_item_id,
+    message_items,
     provisional_item_id,
     stored_item_ref,
     tool_call_item_id,
@@ -302,22 +303,23 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                     yield ThreadItemDoneEvent(item=reply)
                     if event.message_ids is not None:
                         turn: list[ThreadItem] = [input_user_message, *tool_items, reply]
-                        for stored_event in _as_stored(turn, event.message_ids):
+                        for stored_event in _replaced(turn, _renamed(turn, event.message_ids)):
                             yield stored_event
         except TurnRefusedError as exc:
+            if exc.message_ids is not None:  # tools had run: the turn was stored anyway
+                streamed: list[ThreadItem] = [input_user_message, *tool_items]
+                streamed += [reply] if streaming else []
+                stored = await _stored_turn(context.user_id, thread.id, exc.message_ids)
+                for stored_event in _replaced(streamed, stored):
+                    yield stored_event
             problem = exc.problem
             raise CustomStreamError(
                 problem.detail, allow_retry=problem.status in RETRYABLE
             ) from None
 
 
-def _as_stored(turn: list[ThreadItem], message_ids: tuple[int, int]) -> list[ThreadStreamEvent]:
-    """The turn's items, streamed under ids the turn had not stored yet, under their stored ids.
-
-    ChatKit has no event that renames an item, so each is removed and added again in order
-    (the thread ends up exactly as `items.list` returns it); from then on the client holds ids
-    that `threads.retry_after_item` and `items.list` know.
-    """
+def _renamed(turn: list[ThreadItem], message_ids: tuple[int, int]) -> list[ThreadItem]:
+    """A finished turn's streamed items (user message, tool calls, reply) under stored ids."""
     user_id, reply_id = message_ids
     user_message, *tool_items, reply = turn
     renamed: list[ThreadItem] = [user_message.model_copy(update={"id": message_item_id(user_id)})]
@@ -326,5 +328,33 @@ def _as_stored(turn: list[ThreadItem], message_ids: tuple[int, int]) -> list[Thr
         for position, item in enumerate(tool_items, start=1)
     ]
     renamed.append(reply.model_copy(update={"id": message_item_id(reply_id)}))
-    removed: list[ThreadStreamEvent] = [ThreadItemRemovedEvent(item_id=item.id) for item in turn]
-    return removed + [ThreadItemDoneEvent(item=item) for item in renamed]
+    return renamed
+
+
+async def _stored_turn(
+    user_id: str, thread_id: str, message_ids: tuple[int, int]
+) -> list[ThreadItem]:
+    """The items of a turn as stored (a failed turn stores a note instead of the reply)."""
+    messages = await run_in_threadpool(
+        queries.read_messages,
+        user_id,
+        conversation_id_of(thread_id),
+        from_id=message_ids[0],
+        limit=2,
+        order="asc",
+    )
+    return [item for message in messages for item in message_items(message, thread_id)]
+
+
+def _replaced(streamed: list[ThreadItem], stored: list[ThreadItem]) -> list[ThreadStreamEvent]:
+    """Events that swap the items a turn streamed (under ids the turn had not stored yet) for
+    the stored ones.
+
+    ChatKit has no event that renames an item, so each is removed and the stored ones are
+    added in order: the thread ends up exactly as `items.list` returns it, and the client holds
+    ids that `threads.retry_after_item` and `items.list` know.
+    """
+    removed: list[ThreadStreamEvent] = [
+        ThreadItemRemovedEvent(item_id=item.id) for item in streamed
+    ]
+    return removed + [ThreadItemDoneEvent(item=item) for item in stored]

@@ -46,11 +46,15 @@ class TurnServices:
 
 
 class TurnRefusedError(Exception):
-    """The turn failed: what `/chat` would answer (`problem.status`, `problem.detail`)."""
+    """The turn failed: what `/chat` would answer (`problem.status`, `problem.detail`).
 
-    def __init__(self, problem: Problem) -> None:
+    `message_ids`: the turn was stored anyway (tools had run), as (user message, note).
+    """
+
+    def __init__(self, problem: Problem, message_ids: tuple[int, int] | None = None) -> None:
         super().__init__(problem.detail)
         self.problem = problem
+        self.message_ids = message_ids
 
 
 @dataclass(frozen=True)
@@ -139,4 +143,4 @@ async def turn_events(turn: StartedTurn) -> AsyncIterator[ChatTurnEvent]:
         elif isinstance(event, TurnDone):
             yield ReplyDone(event.response, event.message_ids)
         elif isinstance(event, TurnFailed):
-            raise TurnRefusedError(event.problem)
+            raise TurnRefusedError(event.problem, event.message_ids)

@@ -546,6 +546,29 @@ def test_a_model_failure_is_an_error_event_and_stores_nothing(client, model, hea
     assert get_thread(client, headers, created.id).items.data == []
 
 
+def test_a_failure_after_a_tool_ran_streams_the_turn_as_stored(client, model, headers):
+    request = httpx.Request("POST", "http://model.invalid/v1/chat/completions")
+    model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="call_add")],
+            openai.APIConnectionError(request=request),
+        ]
+    )
+    events = stream(client, headers, create("add buy milk"))
+
+    [error] = errors(events)
+    assert error.message == "The model provider could not be reached"
+    stored = get_thread(client, headers, created_thread(events).id).items.data
+    assert [item.id for item in client_items(events)] == [item.id for item in stored]
+    assert [type(item).__name__ for item in stored] == [
+        "UserMessageItem",
+        "TaskItem",
+        "AssistantMessageItem",
+    ]
+    assert "could not finish" in stored[2].content[0].text
+    assert [task["title"] for task in tasks(client, headers)] == ["Buy milk"]
+
+
 def test_a_running_turn_makes_another_message_a_409_and_deletes_nothing(client, model, headers):
     model.extend([[assistant_message("Hi.")]])
     thread = created_thread(stream(client, headers, create("hello")))

@@ -1,0 +1,112 @@
+"""Finding the tasks an action is about: by id, by reference, in bulk, or by words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from backend.chat.offline import replies
+from backend.chat.offline.intents import Intent, RefKind, Target
+from backend.chat.offline.matching import match_tasks
+from backend.chat.offline.memory import Memory
+from backend.chat.offline.results import TaskInfo
+from backend.chat.offline.session import ToolSession
+
+
+@dataclass
+class Found:
+    tasks: list[TaskInfo] = field(default_factory=list)
+    message: str = ""  # set when there is nothing to act on: why, in words for the person
+    # Nothing to act on and nothing more to say: a reference to an earlier clause of the message
+    # that found nothing (that clause already said why).
+    silent: bool = False
+
+
+VERB_EXAMPLE = {"complete": "complete", "delete": "delete", "update": "rename", "reopen": "reopen"}
+
+
+def find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
+    """The tasks `intent` is about; remembered as what this clause of the message named."""
+    found = _find_target(intent, session, memory)
+    memory.named_in_message[memory.clause] = list(found.tasks)
+    return found
+
+
+def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
+    target = intent.target or Target()
+    verb = VERB_EXAMPLE.get(intent.kind, intent.kind)
+    if target.antecedent is not None:
+        named = memory.named_in_message.get(target.antecedent, [])
+        live = [memory.current(task) for task in named if task.id not in memory.deleted]
+        if not named:
+            return Found(silent=True)
+        if not live:
+            return Found(message=f"{replies.names(named)} {was(named)} just deleted.")
+        return Found(live)
+    if target.ids:
+        return Found([TaskInfo(id=i, title=memory.titles.get(i, "")) for i in target.ids])
+    if target.ref:
+        resolved = memory.resolve(target.ref)
+        if resolved.problem == "none" and target.ref.kind == RefKind.POSITION:
+            # "delete the second task" with nothing listed yet: the list in its usual order.
+            listed = session.list_tasks("all")
+            position = target.ref.position
+            index = position - 1 if position > 0 else len(listed.tasks) + position
+            if listed.ok and 0 <= index < len(listed.tasks):
+                return Found([listed.tasks[index]])
+            if listed.ok:
+                return Found(
+                    message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
+                    if listed.tasks
+                    else "Your todo list is empty."
+                )
+        if resolved.problem == "none":
+            return Found(message=replies.NO_REFERENCE)
+        if resolved.problem == "deleted":
+            if intent.kind == "delete":
+                return Found(
+                    message=f"{replies.names(resolved.tasks)} {was(resolved.tasks)} "
+                    "already deleted."
+                )
+            return Found(message=f"{replies.names(resolved.tasks)} {was(resolved.tasks)} deleted.")
+        if resolved.problem == "ambiguous":
+            return Found(message=replies.ambiguous("", resolved.tasks, verb))
+        return Found(resolved.tasks)
+    if target.every:
+        listed = session.list_tasks(target.every)
+        if not listed.ok:
+            return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+        return Found(list(listed.tasks))
+    listed = session.list_tasks("all")
+    if not listed.ok:
+        return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+    return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def was(tasks: list[TaskInfo]) -> str:
+    return "was" if len(tasks) == 1 else "were"
+
+
+def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found:
+    match = match_tasks(name, tasks)
+    if match.unique:
+        return Found([match.unique])
+    if match.found and kind == "complete":
+        # Finishing "buy milk" when an old "Buy milk" is already done means the open one.
+        still_open = [task for task in match.found if not task.completed]
+        if len(still_open) == 1:
+            return Found(still_open)
+    # "the milk and bread tasks", "eggs and milk": each part on its own, if each is clear.
+    parts = [part for part in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*", name) if part]
+    if len(parts) > 1:
+        found: list[TaskInfo] = []
+        for part in parts:
+            part_match = match_tasks(part, tasks)
+            if not part_match.unique:
+                break
+            found.append(part_match.unique)
+        else:
+            return Found(list(dict.fromkeys(found)))
+    if match.found:
+        return Found(message=replies.ambiguous(name, list(match.found), verb))
+    return Found(message=replies.no_match(name, tasks))

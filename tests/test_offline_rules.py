@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from backend.chat.offline.intents import add, chat, complete, delete, labels, listing, update
-from backend.chat.offline.intents.kinds import describe
+from backend.chat.offline.intents import (
+    add,
+    chat,
+    complete,
+    delete,
+    labels,
+    listing,
+    targets,
+    update,
+)
+from backend.chat.offline.intents.kinds import Intent, IntentKind, describe
 from backend.chat.offline.intents.rules import Clause, Rule
 
 RULE_SETS: dict[str, tuple[Rule, ...]] = {
@@ -48,3 +57,9 @@ def test_a_labelled_add_reads_its_examples(text: str, expected: str) -> None:
 def test_small_talk_reads_its_examples(text: str, kind: str) -> None:
     intent = chat.parse_chat(text)
     assert intent is not None and intent.kind == kind
+
+
+@pytest.mark.parametrize(("text", "expected"), targets.EXAMPLES)
+def test_a_target_reads_its_examples(text: str, expected: str) -> None:
+    target = targets.parse_target(text)
+    assert describe(Intent(IntentKind.COMPLETE, target=target)) == f"complete {expected}"

@@ -50,10 +50,8 @@ def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
         if resolved.problem == "none" and target.ref.kind == RefKind.POSITION:
             # "delete the second task" with nothing listed yet: the list in its usual order.
             listed = session.list_tasks("all")
-            position = target.ref.position
-            index = position - 1 if position > 0 else len(listed.tasks) + position
-            if listed.ok and 0 <= index < len(listed.tasks):
-                return Found([listed.tasks[index]])
+            if listed.ok and (picked := target.ref.pick(listed.tasks)) is not None:
+                return Found(picked)
             if listed.ok:
                 return Found(
                     message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
@@ -76,11 +74,22 @@ def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
         listed = session.list_tasks(target.every)
         if not listed.ok:
             return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
-        return Found(list(listed.tasks))
+        return (
+            _except(target.keep, list(listed.tasks)) if target.keep else Found(list(listed.tasks))
+        )
     listed = session.list_tasks("all")
     if not listed.ok:
         return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
     return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def _except(keep: str, tasks: list[TaskInfo]) -> Found:
+    """ "everything except the milk": every task but those matching `keep`; when nothing
+    matches, nothing at all (a missed exception must never turn into "everything")."""
+    kept = match_tasks(keep, tasks).found
+    if not kept:
+        return Found(message=f'Nothing on your list matches "{keep}", so I left everything as is.')
+    return Found([task for task in tasks if task not in kept])
 
 
 def was(tasks: list[TaskInfo]) -> str:

@@ -164,9 +164,7 @@ class Memory:
             return Resolved(problem="none")
         if ref.kind == RefKind.POSITION:
             tasks = self._last_group()
-            index = ref.position
-            position = index - 1 if index > 0 else len(tasks) + index
-            if 0 <= position < len(tasks):
-                return Resolved([tasks[position]])
+            if (picked := ref.pick(tasks)) is not None:
+                return Resolved(picked)
             return Resolved(tasks, problem="ambiguous" if tasks else "none")
         return Resolved(problem="none")

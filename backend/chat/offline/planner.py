@@ -10,12 +10,10 @@ no state between calls, and one model object can serve any number of conversatio
 
 from __future__ import annotations
 
-import re
-
-from backend.chat.delete_guard import AWAITING, is_confirmation
 from backend.chat.offline import replies
-from backend.chat.offline.actions import HANDLERS, suggestion_for
-from backend.chat.offline.intents import Intent, IntentKind, Target, parse_message
+from backend.chat.offline.actions import HANDLERS
+from backend.chat.offline.followups import answer_to_a_question
+from backend.chat.offline.intents import Intent, parse_message
 from backend.chat.offline.memory import Memory
 from backend.chat.offline.session import Diverged, NeedCalls, Step, ToolSession
 from backend.chat.offline.transcript import Transcript
@@ -63,50 +61,10 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
     return separator.join(text for text in texts if text)
 
 
-_YES = re.compile(
-    r"^(?:yes|yeah|yep|yup|sure|ok|okay|please|yes please|please do|do it|go ahead|add it|"
-    r"yes add it|yes,? please add it|sure,? add it|ok add it|correct|right|exactly)[.! ]*$",
-    re.IGNORECASE,
-)
-
-
-def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
-    """ "yes" right after a message that read like a task ("buy milk") and was offered as one.
-
-    The offer is derived again from that earlier message (its turn made no tool call), not
-    read back from the reply: what the conversation holds is the person's words.
-    """
-    if not transcript.earlier or not _YES.match(transcript.current.user_text.strip()):
-        return None
-    previous = transcript.earlier[-1]
-    if previous.calls:
-        return None
-    intents = [i for i in parse_message(previous.user_text) if i.kind not in _CHAT_REPLIES]
-    suggestion = suggestion_for(intents[0]) if len(intents) == 1 else None
-    if suggestion is None:
-        return None
-    return Intent(IntentKind.ADD, text=transcript.current.user_text, tasks=(suggestion,))
-
-
-def _confirming_held_deletes(transcript: Transcript) -> Intent | None:
-    """ "yes" right after the delete guard held deletes back: delete exactly those."""
-    if not transcript.earlier or not is_confirmation(transcript.current.user_text):
-        return None
-    held = [
-        call.arguments.get("task_id")
-        for call in transcript.earlier[-1].calls
-        if call.result is not None and call.result.status == AWAITING
-    ]
-    ids = tuple(dict.fromkeys(i for i in held if isinstance(i, int)))
-    if not ids:
-        return None
-    return Intent(IntentKind.DELETE, text=transcript.current.user_text, target=Target(ids=ids))
-
-
 def next_step(transcript: Transcript) -> Step:
     memory = Memory.from_turns(transcript.earlier)
-    accepted = _confirming_held_deletes(transcript) or _accepting_a_suggestion(transcript)
-    intents = [accepted] if accepted else parse_message(transcript.current.user_text)
+    answer = answer_to_a_question(transcript)
+    intents = [answer] if answer else parse_message(transcript.current.user_text)
     memory.start_turn(shows_lists=any(intent.kind == "list" for intent in intents))
     session = ToolSession(transcript.current.calls, memory)
     try:

@@ -22,6 +22,7 @@ from backend.chat.offline.intents.kinds import (
     Target,
     describe,
 )
+from backend.chat.offline.intents.targets import parse_target
 from backend.chat.offline.intents.titles import parse_add_body
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "parse_add_body",
     "parse_clause",
     "parse_message",
+    "parse_target",
 ]

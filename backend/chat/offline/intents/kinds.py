@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 
 class IntentKind(StrEnum):
@@ -54,6 +57,14 @@ class Ref:
     # POSITION: 1-based place in the list, negative from the end (-1 is the last).
     # ADDED: 1 is the first task added in the conversation, -1 the latest.
     position: int = 0
+    count: int = 1  # "the first two": two places from `position` on
+
+    def pick(self, items: Sequence[T]) -> list[T] | None:
+        """The items at this reference's places, or None when the list is too short."""
+        start = self.position - 1 if self.position > 0 else len(items) + self.position
+        if start < 0 or start + self.count > len(items):
+            return None
+        return list(items[start : start + self.count])
 
 
 StatusFilter = Literal["all", "pending", "completed"]
@@ -67,6 +78,7 @@ class Target:
     name: str = ""  # some words of a title, matched against the list
     ref: Ref | None = None
     every: StatusFilter | Literal[""] = ""  # bulk: every task, or every pending/completed one
+    keep: str = ""  # bulk with an exception: words of the tasks to leave out ("except the milk")
     # "it"/"them" bound to an earlier clause of the same message: that clause's index among the
     # message's intents. The reference means what that clause named, never anything else.
     antecedent: int | None = None
@@ -117,9 +129,10 @@ def describe(intent: Intent | None) -> str:
             parts.append(f"words={target.name}")
         if target.ref is not None:
             position = f":{target.ref.position}" if target.ref.position else ""
+            position += f"x{target.ref.count}" if target.ref.count > 1 else ""
             parts.append(f"ref={target.ref.kind}{position}")
         if target.every:
-            parts.append(f"every={target.every}")
+            parts.append(f"every={target.every}" + (f" keep={target.keep}" if target.keep else ""))
     if intent.title is not None:
         parts.append(f"title={intent.title}")
     if intent.description is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from backend.chat.offline.intents.kinds import Ref, RefKind, Target
-from backend.chat.offline.intents.text import ORDINALS, strip_quotes
+from backend.chat.offline.intents.text import NUMBERS, ORDINALS, strip_quotes
 from backend.chat.offline.words import words
 
 I = re.IGNORECASE  # noqa: E741
@@ -83,10 +83,48 @@ _MARKER = re.compile(
 )
 
 
+_EXCEPT = re.compile(
+    r"^(?P<bulk>.+?)\s+(?:except(?:\s+for)?|apart from|other than|besides|save for|"
+    r"but(?:\s+not)?)\s+(?P<keep>.+)$",
+    I,
+)
+_RANGE = re.compile(
+    r"^(?:the\s+|my\s+)?(?P<end>first|last|top)\s+(?P<n>two|three|four|five|\d+)"
+    r"(?:\s+(?:tasks|ones|items|todos|things|on the list|on my list))?$",
+    I,
+)
+
+
+# How each kind of target reads (run as tests, with describe() of a complete intent).
+EXAMPLES = (
+    ("task 3", "ids=3"),
+    ("#2 and #5", "ids=2,5"),
+    ("all completed tasks", "every=completed"),
+    ("everything except the milk", "every=all keep=milk"),
+    ("it", "ref=it"),
+    ("both of them", "ref=them"),
+    ("the second one", "ref=position:2"),
+    ("my first task", "ref=position:1"),
+    ("the first two tasks", "ref=position:1x2"),
+    ("the last two", "ref=position:-2x2"),
+    ("the first one I added", "ref=added:1"),
+    ("the one I just added", "ref=added:-1"),
+    ("the milk one", "words=milk"),
+)
+
+
 def parse_target(text: str) -> Target | None:
     text = strip_quotes(text.strip(" ,.!?:;"))
     if not text:
         return None
+    if (exception := _EXCEPT.match(text)) and (bulk := parse_target(exception["bulk"])):
+        keep = parse_target(exception["keep"])
+        if bulk.every and keep is not None and keep.name:
+            return Target(every=bulk.every, keep=keep.name)
+    if match := _RANGE.match(text):
+        count = int(match["n"]) if match["n"].isdigit() else NUMBERS[match["n"].lower()]
+        start = -count if match["end"].lower() == "last" else 1
+        return Target(ref=Ref(RefKind.POSITION, start, count=count))
     lowered = text.lower()
     if match := _ID_LIST.match(text):
         numbers = [int(n) for n in re.findall(r"\d+", match.group(0))]

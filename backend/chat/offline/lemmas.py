@@ -57,7 +57,7 @@ def _forms() -> dict[str, str]:
 # are left out: they are no evidence of a past tense.
 IRREGULAR_PAST = _forms()
 # Past forms that are also common words of another kind, never taken as "I did X".
-_AMBIGUOUS = frozenset({"left", "found", "ground", "wound", "lay", "saw", "lead", "bore"})
+_AMBIGUOUS = frozenset({"left", "ground", "wound", "lay", "lead", "bore", "fell", "rose"})
 
 
 def irregular_lemma(word: str) -> str | None:

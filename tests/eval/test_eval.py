@@ -21,13 +21,13 @@ from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.chat_helpers import empty_database
 from tests.conftest import TEST_SECRET
-from tests.eval.cases import HOLDOUT_FILE, Case, judge, load_cases
+from tests.eval.cases import HOLDOUT_FILE, PROBE_FILE, Case, judge, load_cases
 from tests.eval.conftest import record
 from tests.eval.memory_runner import run_case_in_memory
 from tests.servers import running, service_env
 
 CASES = load_cases()
-HOLDOUT = load_cases(HOLDOUT_FILE)
+HOLDOUT = load_cases(HOLDOUT_FILE) + load_cases(PROBE_FILE)
 
 
 def _params() -> list[Any]:
@@ -139,14 +139,14 @@ async def test_case_in_memory(case: Case) -> None:
 
 @pytest.mark.parametrize("case", HOLDOUT, ids=[case.id for case in HOLDOUT])
 async def test_holdout_case_in_memory(case: Case) -> None:
-    """The held-out set (tests/eval/holdout.yaml), reported on its own."""
+    """The held-out sets (tests/eval/holdout.yaml, probe.yaml), reported on their own."""
     problems = await run_case_in_memory(case)
     record("holdout", case, not problems)
     assert not problems, "\n".join(problems)
 
 
 def test_the_holdout_set_is_big_enough_and_apart_from_the_public_one() -> None:
-    assert len(HOLDOUT) >= 80
+    assert len(load_cases(HOLDOUT_FILE)) >= 80
     assert not {case.id for case in HOLDOUT} & {case.id for case in CASES}
 
 

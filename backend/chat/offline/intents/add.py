@@ -31,6 +31,7 @@ WISH = pattern(
     r"^(?:i\s+|we\s+)?(?:really\s+|still\s+|also\s+|definitely\s+|just\s+)?"
     r"(?:(?:need|have|want|got|am going|have got|'ve got|ought|will need|'ll need)\s+to|"
     r"must|should|gotta|gonna|have gotta|need)\s+"
+    r"(?:(?:really|definitely|also|still|probably|just|totally|seriously|finally)\s+)*"
     r"(?:remember\s+to\s+|not\s+forget\s+to\s+|make\s+sure\s+to\s+)?(?P<body>.+)$"
 )
 
@@ -102,6 +103,7 @@ RULES = (
         (
             ("I need to remember to renew my passport", "add Renew my passport"),
             ("I want to see my list", "none"),
+            ("I should really call my sister", "add Call my sister"),
         ),
     ),
     Rule(

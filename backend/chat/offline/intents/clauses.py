@@ -25,6 +25,7 @@ from backend.chat.offline.intents.kinds import (
 )
 from backend.chat.offline.intents.labels import parse_labelled_add
 from backend.chat.offline.intents.rules import Clause, first_match
+from backend.chat.offline.intents.targets import parse_target
 from backend.chat.offline.intents.text import capitalize, clean
 from backend.chat.offline.intents.typos import fix_typos
 from backend.chat.offline.words import normalize
@@ -159,8 +160,8 @@ def _said_as_task(clause: str) -> str:
 
 
 def parse_message(message: str) -> list[Intent]:
-    # A line break ends a clause or an item, like a semicolon.
-    text = normalize(re.sub(r"\s*\n\s*", " ; ", message.strip()))
+    # A line break (with any bullet: "-", "*", "1.") ends a clause or an item, like a semicolon.
+    text = normalize(re.sub(r"\s*\n\s*(?:[-*•]|\d+[.)])?\s*", " ; ", message.strip()))
     if not text:
         return [Intent(IntentKind.UNKNOWN, text="")]
     if labelled := parse_labelled_add(text):
@@ -199,6 +200,25 @@ _NAMING_KINDS = frozenset(
 )
 
 
+_MENTION = re.compile(
+    r"^(?:(?:oh|so|ok|okay|and|also)\s+)*(?:forget|never\s?mind|nvm|scratch|about|regarding|re|"
+    r"as for|the thing about|what about)(?:\s+about)?\s+(?P<words>.+)$",
+    I,
+)
+
+
+def _mentioned(earlier: list[Intent]) -> str:
+    """The words of a task the clause just before named without asking anything of it
+    ("forget the tent", "about the dentist"), or ""."""
+    if not earlier or earlier[-1].kind != IntentKind.UNKNOWN:
+        return ""
+    match = _MENTION.match(earlier[-1].text)
+    if match is None or not 1 <= len(match["words"].split()) <= 6:
+        return ""
+    target = parse_target(match["words"])
+    return target.name if target is not None else ""
+
+
 def bind_references(intents: list[Intent]) -> list[Intent]:
     """Bind "it"/"them" to what an earlier clause of the same message named.
 
@@ -228,7 +248,10 @@ def bind_references(intents: list[Intent]) -> list[Intent]:
             ),
             None,
         )
-        if antecedent is None or bound[antecedent].kind == IntentKind.ADD:
+        if antecedent is None and (named := _mentioned(bound)):
+            # "forget the tent, delete that one": the clause before only named a task
+            bound.append(replace(intent, target=Target(name=named)))
+        elif antecedent is None or bound[antecedent].kind == IntentKind.ADD:
             bound.append(intent)
         elif bound[antecedent].kind != intent.kind:
             bound.append(

@@ -109,11 +109,9 @@ _NOT_COMPLETIONS = frozenset(
     "needed wanted started tried decided planned hoped liked loved hated used forgot added "
     "created asked meant thought said told guessed wondered noticed realized realised expected "
     "deleted removed renamed updated mentioned learned heard saw changed moved edited marked "
-    "listed typed missed skipped postponed delayed scheduled".split()
+    "listed typed missed skipped postponed delayed scheduled failed promised agreed offered "
+    "refused happened intended chose forgot lost meant".split()
 )
-
-
-_MOTION_VERBS = frozenset("go come drive walk run ride fly get head return travel swim".split())
 
 
 def _past_tense(match: re.Match[str], clause: Clause) -> Intent | None:
@@ -125,13 +123,12 @@ def _past_tense(match: re.Match[str], clause: Clause) -> Intent | None:
     if lemma is None or verb in _NOT_COMPLETIONS:
         return None
     said_i = bool(re.match(r"^(?:i|we)\b", clause.text, re.I))
-    if not said_i and stem(lemma) not in TODO_VERBS and lemma not in TODO_VERBS:
-        return None  # "Got the milk" yes (get), "Shed cleaning" no
+    irregular = lemma != verb  # "spoke", "went": no other reading
+    if not (said_i or irregular) and stem(lemma) not in TODO_VERBS:
+        return None  # "Emailed the landlord" yes (a todo verb), "Baked beans" no
     rest = _WHEN.sub("", match["rest"])
-    if re.match(r"^(?:that|about|you|it was|on)\b", rest, re.I) or (
-        lemma not in _MOTION_VERBS and re.match(r"^to\b", rest, re.I)
-    ):
-        return None  # "I told you that...", "I meant to..." ("went to the bank" is a task)
+    if re.match(r"^(?:that|about|you|it was|on|to\s+(?:be|do|have|add|make|get)\b)", rest, re.I):
+        return None  # "I told you that...", "I meant to do..." ("went to the bank" is a task)
     name = NAME_SUFFIX.sub("", f"{lemma} {rest}").strip()
     return _intent(IntentKind.COMPLETE, clause, Target(name=name)) if words(name) else None
 
@@ -159,6 +156,16 @@ STRICT_RULES = (
             ("mark task 3 as done", "complete ids=3"),
             ("mark the milk one as not done", "reopen words=milk"),
         ),
+    ),
+    Rule(
+        "got X done",
+        pattern(
+            r"^(?:i\s+|we\s+)?(?:(?:finally|just|already|have|'ve)\s+)*(?:got|gotten)\s+"
+            r"(?P<t>.+?)\s+(?:done|finished|sorted|sorted out|out of the way|over with)"
+            r"(?:\s+(?:already|today|finally|at last))?$"
+        ),
+        _complete_target,
+        (("finally got the tax return done", "complete words=tax return"),),
     ),
     Rule(
         "done: X",
@@ -246,6 +253,7 @@ RULES = (
             ("went to the post office this morning", "complete words=go to the post office"),
             ("bought the milk", "complete words=buy the milk"),
             ("I decided to go", "none"),
+            ("spoke to the landlord this afternoon", "complete words=speak to the landlord"),
         ),
     ),
 )

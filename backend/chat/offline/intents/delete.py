@@ -77,6 +77,11 @@ def _delete_verb(match: re.Match[str], clause: Clause) -> Intent | None:
     return Intent(IntentKind.DELETE, text=clause.text, target=target)
 
 
+def _named_delete(raw: str, clause: Clause) -> Intent | None:
+    target = parse_target(raw)
+    return Intent(IntentKind.DELETE, text=clause.text, target=target) if target else None
+
+
 def _no_longer(match: re.Match[str], clause: Clause) -> Intent | None:
     if not re.search(r"\bany\s?more\b|\bno longer\b|\bafter all\b", clause.text, re.I):
         return None
@@ -85,6 +90,15 @@ def _no_longer(match: re.Match[str], clause: Clause) -> Intent | None:
 
 
 RULES = (
+    Rule(
+        "no need to X anymore",
+        pattern(
+            r"^(?:there's\s+|there\s+is\s+)?no\s+(?:more\s+)?need\s+(?:to|for)\s+(?P<t>.+?)"
+            r"(?:\s+any\s?more|\s+after all)?$"
+        ),
+        lambda match, clause: _named_delete(match["t"], clause),
+        (("no need to call the plumber anymore", "delete words=call the plumber"),),
+    ),
     Rule(
         "clear my list",
         pattern(

@@ -219,6 +219,17 @@ RULES = (
         (("my pending tasks", "list status=pending"), ("completed", "list status=completed")),
     ),
     Rule(
+        "remind me what I have to do",
+        re.compile(
+            r"^(?:remind|tell)\s+me\s+(?:what|of what|about what)\s+(?:i|we)\s+(?:have|need|"
+            r"still have|still need|got|must)\b.*$|^(?:remind|tell)\s+me\s+(?:what's|what is)\s+"
+            r"(?:left|on my list|pending|next)\b.*$",
+            I,
+        ),
+        _any,
+        (("remind me what I have to do", "list status=pending"),),
+    ),
+    Rule(
         "where am I",
         re.compile(r"^where\s+(?:am\s+i|are\s+we|do\s+i\s+stand|things\s+stand)\b.*$", I),
         _any,

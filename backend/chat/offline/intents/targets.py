@@ -38,6 +38,13 @@ _BULK = re.compile(
     r"^(?:my|the)\s+(?:todo\s+|to-do\s+)?list$",
     I,
 )
+# "all the stuff I have already done", "everything that's finished"
+_BULK_DONE_CLAUSE = re.compile(
+    r"^(?:all|every(?:thing)?)\s*(?:(?:of\s+)?(?:the|my)\s+)?(?:tasks?|todos?|items?|things?|"
+    r"stuff|ones?)?\s*(?:that|which)?\s*(?:i\s+have|we\s+have|i|we|is|are|was|were|has been|"
+    r"have been)?\s*(?:already\s+|now\s+)?(?P<done>" + STATUS_DONE + r")(?:\s+already)?$",
+    I,
+)
 _REF_IT = re.compile(
     r"^(?:it|that|this|that one|this one|that task|this task|the task|that item|that todo|"
     r"the one|the same one|same one|the same task|that last one|him|her)$",
@@ -101,6 +108,7 @@ EXAMPLES = (
     ("#2 and #5", "ids=2,5"),
     ("all completed tasks", "every=completed"),
     ("everything except the milk", "every=all keep=milk"),
+    ("all the stuff I have already done", "every=completed"),
     ("it", "ref=it"),
     ("both of them", "ref=them"),
     ("the second one", "ref=position:2"),
@@ -109,6 +117,7 @@ EXAMPLES = (
     ("the last two", "ref=position:-2x2"),
     ("the first one I added", "ref=added:1"),
     ("the one I just added", "ref=added:-1"),
+    ("the second one I added", "ref=added:2"),
     ("the milk one", "words=milk"),
 )
 
@@ -136,14 +145,18 @@ def parse_target(text: str) -> Target | None:
         if groups.get("open") or groups.get("open2") or groups.get("open3"):
             return Target(every="pending")
         return Target(every="all")
+    if _BULK_DONE_CLAUSE.match(text):
+        return Target(every="completed")
     if _REF_IT.match(lowered):
         return Target(ref=Ref(RefKind.IT))
     if _REF_THEM.match(lowered):
         return Target(ref=Ref(RefKind.THEM))
     if match := _REF_ADDED.match(lowered):
-        which = f"{match.group('which') or ''} {match.group('which2') or ''}"
-        first = "first" in which or "1st" in which or "earlier" in which or "before" in which
-        return Target(ref=Ref(RefKind.ADDED, 1 if first else -1))
+        which = f"{match.group('which') or ''} {match.group('which2') or ''}".split()
+        first = any(word in ("first", "1st", "earlier", "before") for word in which)
+        ordinal = next((ORDINALS[word] for word in which if word in ORDINALS), None)
+        position = ordinal if ordinal is not None and ordinal > 1 else (1 if first else -1)
+        return Target(ref=Ref(RefKind.ADDED, position))
     if match := _REF_ORDINAL.match(lowered):
         return Target(ref=Ref(RefKind.POSITION, ORDINALS[match.group("ord")]))
     quoted = re.fullmatch(

@@ -56,7 +56,9 @@ def close_enough(typed: str, known: str) -> bool:
     if len(known) <= 3:
         return False
     if len(known) == 4:
-        return is_swap(typed, known)
+        # a swap ("rnet") or one inner letter left out ("rnt"), never the first
+        dropped = len(typed) == 3 and typed[0] == known[0] and distance(typed, known, 1) == 1
+        return is_swap(typed, known) or dropped
     return distance(typed, known, 2) <= (2 if len(known) >= 8 else 1)
 
 

@@ -57,8 +57,13 @@ def _parse_clause(raw: str, *, strict: bool = False, allow_add: bool = True) -> 
     if not allow_add:
         return None
     # "I want to delete task 3" is a delete, not a task called "Delete task 3".
-    if (wish := add.WISH.match(text)) and (inner := _parse_clause(wish["body"], allow_add=False)):
-        if inner.kind in ACTIONS:
+    if wish := add.WISH.match(text):
+        # "I want to add a task to clean the oven": the add it asks for
+        asks_to_add = bool(
+            re.match(r"^(?:add|create|put|insert|make a (?:task|todo))\b", wish["body"], I)
+        )
+        inner = _parse_clause(wish["body"], allow_add=asks_to_add)
+        if inner is not None and inner.kind in ACTIONS:
             return inner
     return add.parse_add(clause)
 

@@ -100,6 +100,16 @@ RULES = (
         (("no need to call the plumber anymore", "delete words=call the plumber"),),
     ),
     Rule(
+        "X isn't needed anymore",
+        pattern(
+            r"^(?P<t>.+?)\s+(?:isn't|is not|aren't|are not|won't be|will not be)\s+"
+            r"(?:needed|necessary|required|happening|going ahead|relevant)"
+            r"(?:\s+any\s?more|\s+after all)?$"
+        ),
+        lambda match, clause: _named_delete(match["t"], clause),
+        (("the new mouse isn't needed anymore", "delete words=new mouse"),),
+    ),
+    Rule(
         "clear my list",
         pattern(
             r"^(?:clear|empty|wipe|reset|clean out|clear out|delete|remove|erase)"

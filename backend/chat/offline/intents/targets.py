@@ -41,8 +41,9 @@ _BULK = re.compile(
 # "all the stuff I have already done", "everything that's finished"
 _BULK_DONE_CLAUSE = re.compile(
     r"^(?:all|every(?:thing)?)\s*(?:(?:of\s+)?(?:the|my)\s+)?(?:tasks?|todos?|items?|things?|"
-    r"stuff|ones?)?\s*(?:that|which)?\s*(?:i\s+have|we\s+have|i|we|is|are|was|were|has been|"
-    r"have been)?\s*(?:already\s+|now\s+)?(?P<done>" + STATUS_DONE + r")(?:\s+already)?$",
+    r"stuff|ones?)?\s*(?:that's|which's|that|which)?\s*(?:i\s+have|we\s+have|i|we|is|are|"
+    r"was|were|has been|have been)?\s*(?:already\s+|now\s+)?(?P<done>" + STATUS_DONE + r")"
+    r"(?:\s+already)?$",
     I,
 )
 _REF_IT = re.compile(
@@ -109,6 +110,7 @@ EXAMPLES = (
     ("all completed tasks", "every=completed"),
     ("everything except the milk", "every=all keep=milk"),
     ("all the stuff I have already done", "every=completed"),
+    ("everything that's done", "every=completed"),
     ("it", "ref=it"),
     ("both of them", "ref=them"),
     ("the second one", "ref=position:2"),

@@ -63,8 +63,8 @@ _LEADING_FILLER = re.compile(
     I,
 )
 _REQUEST = re.compile(
-    r"^(?:(?:would|do)\s+you\s+mind\s+|"
-    r"(?:can|could|would|will|won't)\s+you\s+(?:please\s+|kindly\s+|just\s+)?|"
+    r"^(?:(?:would|do)\s+(?:you|u)\s+mind\s+|"
+    r"(?:can|could|would|will|won't)\s+(?:you|u|ya)\s+(?:please\s+|pls\s+|kindly\s+|just\s+)?|"
     r"(?:i(?:'d| would) like (?:you )?to|i want you to|i need you to|i'd love (?:you )?to|"
     r"help me|let's|lets|let us|go ahead and|just|quickly|you can|you could|you should|"
     r"please)\s+)",

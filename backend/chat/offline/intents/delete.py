@@ -110,6 +110,20 @@ RULES = (
         (("the new mouse isn't needed anymore", "delete words=new mouse"),),
     ),
     Rule(
+        "X can go",
+        pattern(
+            r"^(?P<t>.+?)\s+(?:can|could|may|should|has to|needs to|must)\s+(?:go|be\s+(?:deleted|"
+            r"removed|dropped|binned|scrapped|taken off(?:\s+(?:my|the)\s+list)?))"
+            r"(?:\s+now|\s+too)?$"
+        ),
+        lambda match, clause: _named_delete(match["t"], clause),
+        (
+            ("#2 can go", "delete ids=2"),
+            ("the third one can go", "delete ref=position:3"),
+            ("the gym task can be deleted", "delete words=gym"),
+        ),
+    ),
+    Rule(
         "clear my list",
         pattern(
             r"^(?:clear|empty|wipe|reset|clean out|clear out|delete|remove|erase)"

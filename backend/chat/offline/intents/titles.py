@@ -59,7 +59,7 @@ _ADD_SUFFIX = re.compile(
 )
 _ITEM_SEPARATOR = re.compile(
     r"\s*[,;]\s*(?:and\s+|&\s+|plus\s+)?(?:also\s+|then\s+)?|"
-    r"\s+(?:and(?:\s+also|\s+then)?|&|plus|as well as)\s+",
+    r"\s+(?:and(?:\s+also|\s+then)?|adn|&|plus|as well as)\s+",
     I,
 )
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from backend.chat.offline import replies
-from backend.chat.offline.intents import Intent, RefKind, Target
+from backend.chat.offline.intents import Intent, IntentKind, Ref, RefKind, Target
 from backend.chat.offline.matching import match_tasks
 from backend.chat.offline.memory import Memory
 from backend.chat.offline.results import TaskInfo
@@ -34,53 +34,62 @@ def find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
 
 def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
     target = intent.target or Target()
-    verb = VERB_EXAMPLE.get(intent.kind, intent.kind)
     if target.antecedent is not None:
-        named = memory.named_in_message.get(target.antecedent, [])
-        live = [memory.current(task) for task in named if task.id not in memory.deleted]
-        if not named:
-            return Found(silent=True)
-        if not live:
-            return Found(message=f"{replies.names(named)} {was(named)} just deleted.")
-        return Found(live)
+        return _named_earlier(target.antecedent, memory)
     if target.ids:
         return Found([TaskInfo(id=i, title=memory.titles.get(i, "")) for i in target.ids])
     if target.ref:
-        resolved = memory.resolve(target.ref)
-        if resolved.problem == "none" and target.ref.kind == RefKind.POSITION:
-            # "delete the second task" with nothing listed yet: the list in its usual order.
-            listed = session.list_tasks("all")
-            if listed.ok and (picked := target.ref.pick(listed.tasks)) is not None:
-                return Found(picked)
-            if listed.ok:
-                return Found(
-                    message=f"You have only {replies.plural(len(listed.tasks), 'task')}."
-                    if listed.tasks
-                    else "Your todo list is empty."
-                )
-        if resolved.problem == "none":
-            return Found(message=replies.NO_REFERENCE)
-        if resolved.problem == "deleted":
-            if intent.kind == "delete":
-                return Found(
-                    message=f"{replies.names(resolved.tasks)} {was(resolved.tasks)} "
-                    "already deleted."
-                )
-            return Found(message=f"{replies.names(resolved.tasks)} {was(resolved.tasks)} deleted.")
-        if resolved.problem == "ambiguous":
-            return Found(message=replies.ambiguous("", resolved.tasks, verb))
-        return Found(resolved.tasks)
+        return _referred(intent, target.ref, session, memory)
     if target.every:
         listed = session.list_tasks(target.every)
         if not listed.ok:
-            return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+            return _unreadable(listed.error)
         return (
             _except(target.keep, list(listed.tasks)) if target.keep else Found(list(listed.tasks))
         )
     listed = session.list_tasks("all")
     if not listed.ok:
-        return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
+        return _unreadable(listed.error)
+    verb = VERB_EXAMPLE.get(intent.kind, intent.kind)
     return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def _unreadable(error: str | None) -> Found:
+    return Found(message=f"I couldn't read your list: {replies.error_text(error)}.")
+
+
+def _named_earlier(clause: int, memory: Memory) -> Found:
+    """ "it" bound to an earlier clause of the message: what that clause found, nothing else."""
+    named = memory.named_in_message.get(clause, [])
+    live = [memory.current(task) for task in named if task.id not in memory.deleted]
+    if not named:
+        return Found(silent=True)
+    if not live:
+        return Found(message=f"{replies.names(named)} {was(named)} just deleted.")
+    return Found(live)
+
+
+def _referred(intent: Intent, ref: Ref, session: ToolSession, memory: Memory) -> Found:
+    resolved = memory.resolve(ref)
+    if resolved.problem == "none" and ref.kind == RefKind.POSITION:
+        # "delete the second task" with nothing listed yet: the list in its usual order.
+        listed = session.list_tasks("all")
+        if listed.ok and (picked := ref.pick(listed.tasks)) is not None:
+            return Found(picked)
+        if listed.ok:
+            count = replies.plural(len(listed.tasks), "task")
+            return Found(
+                message=f"You have only {count}." if listed.tasks else "Your todo list is empty."
+            )
+    if resolved.problem == "none":
+        return Found(message=replies.NO_REFERENCE)
+    if resolved.problem == "deleted":
+        already = "already deleted" if intent.kind == IntentKind.DELETE else "deleted"
+        return Found(message=f"{replies.names(resolved.tasks)} {was(resolved.tasks)} {already}.")
+    if resolved.problem == "ambiguous":
+        verb = VERB_EXAMPLE.get(intent.kind, intent.kind)
+        return Found(message=replies.ambiguous("", resolved.tasks, verb))
+    return Found(resolved.tasks)
 
 
 def _except(keep: str, tasks: list[TaskInfo]) -> Found:

@@ -124,22 +124,31 @@ EXAMPLES = (
 )
 
 
-def parse_target(text: str) -> Target | None:
-    text = strip_quotes(text.strip(" ,.!?:;"))
-    if not text:
-        return None
+def _with_exception(text: str) -> Target | None:
+    """ "everything except the milk": a bulk target that leaves some words' tasks out."""
     if (exception := _EXCEPT.match(text)) and (bulk := parse_target(exception["bulk"])):
         keep = parse_target(exception["keep"])
         if bulk.every and keep is not None and keep.name:
             return Target(every=bulk.every, keep=keep.name)
+    return None
+
+
+def _range(text: str) -> Target | None:
     if match := _RANGE.match(text):
         count = int(match["n"]) if match["n"].isdigit() else NUMBERS[match["n"].lower()]
         start = -count if match["end"].lower() == "last" else 1
         return Target(ref=Ref(RefKind.POSITION, start, count=count))
-    lowered = text.lower()
+    return None
+
+
+def _ids(text: str) -> Target | None:
     if match := _ID_LIST.match(text):
         numbers = [int(n) for n in re.findall(r"\d+", match.group(0))]
         return Target(ids=tuple(dict.fromkeys(numbers)))
+    return None
+
+
+def _bulk(text: str) -> Target | None:
     if match := _BULK.match(text):
         groups = match.groupdict()
         if groups.get("done") or groups.get("done2") or groups.get("done3"):
@@ -147,31 +156,53 @@ def parse_target(text: str) -> Target | None:
         if groups.get("open") or groups.get("open2") or groups.get("open3"):
             return Target(every="pending")
         return Target(every="all")
-    if _BULK_DONE_CLAUSE.match(text):
-        return Target(every="completed")
-    if _REF_IT.match(lowered):
+    return Target(every="completed") if _BULK_DONE_CLAUSE.match(text) else None
+
+
+def _pronoun(text: str) -> Target | None:
+    if _REF_IT.match(text):
         return Target(ref=Ref(RefKind.IT))
-    if _REF_THEM.match(lowered):
-        return Target(ref=Ref(RefKind.THEM))
-    if match := _REF_ADDED.match(lowered):
+    return Target(ref=Ref(RefKind.THEM)) if _REF_THEM.match(text) else None
+
+
+def _added(text: str) -> Target | None:
+    if match := _REF_ADDED.match(text.lower()):
         which = f"{match.group('which') or ''} {match.group('which2') or ''}".split()
         first = any(word in ("first", "1st", "earlier", "before") for word in which)
         ordinal = next((ORDINALS[word] for word in which if word in ORDINALS), None)
         position = ordinal if ordinal is not None and ordinal > 1 else (1 if first else -1)
         return Target(ref=Ref(RefKind.ADDED, position))
-    if match := _REF_ORDINAL.match(lowered):
+    return None
+
+
+def _position(text: str) -> Target | None:
+    if match := _REF_ORDINAL.match(text.lower()):
         return Target(ref=Ref(RefKind.POSITION, ORDINALS[match.group("ord")]))
+    return None
+
+
+def _words(text: str) -> Target | None:
     quoted = re.fullmatch(
         r"(?:the\s+)?(?:task\s+)?[\"']([^\"']+)[\"'](?:\s+(?:task|one))?", text, I
     )
     if quoted:
         return Target(name=quoted.group(1).strip())
-    name = NAME_SUFFIX.sub("", text).strip()
-    name = _NAME_PREFIX.sub("", name).strip()
-    name = strip_quotes(name)
-    if not name or not words(name):
+    name = strip_quotes(_NAME_PREFIX.sub("", NAME_SUFFIX.sub("", text).strip()).strip())
+    return Target(name=name) if name and words(name) else None
+
+
+# Tried in order: the first kind of target that reads the text wins.
+_READERS = (_with_exception, _range, _ids, _bulk, _pronoun, _added, _position, _words)
+
+
+def parse_target(text: str) -> Target | None:
+    text = strip_quotes(text.strip(" ,.!?:;"))
+    if not text:
         return None
-    return Target(name=name)
+    for read in _READERS:
+        if (target := read(text)) is not None:
+            return target
+    return None
 
 
 def has_marker(text: str) -> bool:

@@ -124,3 +124,17 @@ def require_current_schema(url: str | None = None) -> SchemaState:
     if not state.current:
         raise ConfigError(state.problem())
     return state
+
+
+def database_checks() -> dict[str, str]:
+    """For /ready: the database answers, and its schema is the one this code needs."""
+    from sqlalchemy import text
+
+    from backend.db import get_engine
+
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+            return {"database": "ok", "schema": schema_state(connection).status}
+    except Exception:
+        return {"database": "unavailable", "schema": "unknown"}

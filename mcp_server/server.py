@@ -107,11 +107,25 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    @server.custom_route("/ready", methods=["GET"])
+    async def ready(_: Request) -> JSONResponse:
+        # For a load balancer or Kubernetes: the tools need the database, at this code's schema.
+        from fastapi.concurrency import run_in_threadpool
+
+        from backend.migrate import database_checks
+
+        checks = await run_in_threadpool(database_checks)
+        healthy = checks == {"database": "ok", "schema": "current"}
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
     return server
 
 
 def build_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app: POST /mcp (bearer token required), GET /health."""
+    """The ASGI app: POST /mcp (bearer token required), GET /health and /ready."""
     settings = settings or get_settings()
     app = build_server(settings).streamable_http_app(
         streamable_http_path=MCP_PATH,

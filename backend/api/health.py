@@ -6,11 +6,9 @@ import httpx
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from backend.config import get_settings
-from backend.db import get_engine
-from backend.migrate import schema_state
+from backend.migrate import database_checks
 
 router = APIRouter(tags=["health"])
 
@@ -18,16 +16,6 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
-
-
-def _database_checks() -> dict[str, str]:
-    """The database answers, and its schema is the one this code needs (`todo-agent migrate`)."""
-    try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-            return {"database": "ok", "schema": schema_state(connection).status}
-    except Exception:
-        return {"database": "unavailable", "schema": "unknown"}
 
 
 async def _mcp_ok(url: str) -> bool:
@@ -46,7 +34,7 @@ async def _mcp_ok(url: str) -> bool:
 )
 async def ready() -> JSONResponse:
     checks = {
-        **await run_in_threadpool(_database_checks),
+        **await run_in_threadpool(database_checks),
         "mcp_server": "ok" if await _mcp_ok(get_settings().mcp_server_url) else "unavailable",
     }
     healthy = all(value in ("ok", "current") for value in checks.values())

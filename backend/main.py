@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
 from backend.config import Settings, get_settings
+from backend.content_type import explain_content_type
 from backend.middleware import RequestContextMiddleware
 
 log = logging.getLogger("backend")
@@ -74,8 +75,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(_validation_errors(exc))}, status_code=422)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = explain_content_type(
+            request.headers.get("content-type"), _validation_errors(exc)
+        )
+        return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

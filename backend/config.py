@@ -7,8 +7,6 @@ generated signing secret. A configured `BETTER_AUTH_SECRET` always wins.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,8 +16,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Lists read from the environment as "a,b" (what people type in .env files) or a JSON list.
 StrList = Annotated[list[str], NoDecode]
-
-MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
@@ -92,36 +88,18 @@ class Settings(BaseSettings):
         return resolve_secret(self)
 
 
-def _read_or_create_secret(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    # O_EXCL: when two processes start together, one creates the file and the other reads it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
-
-
 @lru_cache(maxsize=8)
 def _secret_for(configured: str | None, environment: str, data_dir: Path) -> str:
+    from backend.secret import check_strength, read_or_create_secret
+
     if configured:
-        if environment == "production" and len(configured) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"BETTER_AUTH_SECRET is shorter than {MIN_SECRET_LENGTH} characters; "
-                "use a long random value in production"
-            )
-        return configured
+        return check_strength(configured) if environment == "production" else configured
     if environment == "production":
         raise ConfigError(
             "ENVIRONMENT=production needs BETTER_AUTH_SECRET (the secret your Better Auth frontend "
             "signs tokens with); refusing to start with a generated one"
         )
-    return _read_or_create_secret(data_dir / "secret")
+    return read_or_create_secret(data_dir)
 
 
 def resolve_secret(settings: Settings) -> str:

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from backend.config import get_settings
+from backend.datadir import private_dir
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -26,5 +27,5 @@ def upgrade(url: str | None = None) -> None:
     settings = get_settings()
     target = url or settings.resolved_database_url
     if target.startswith("sqlite") and url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     command.upgrade(alembic_config(target), "head")

@@ -49,6 +49,7 @@ def _api(args: argparse.Namespace) -> int:
 
     from backend.chat.models import check_model_settings
     from backend.logs import configure_logging
+    from backend.serving import uvicorn_options
 
     settings = get_settings()
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
@@ -60,9 +61,7 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0
 

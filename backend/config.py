@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
     redis_url: str | None = None
     max_body_bytes: int = 64 * 1024
+    # Slow clients (backend/serving.py) and stopping (SIGTERM lets running turns finish).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")

@@ -123,6 +123,8 @@ def build_app(settings: Settings | None = None) -> Starlette:
 def run_http(host: str, port: int) -> int:
     import uvicorn
 
+    from backend.serving import uvicorn_options
+
     settings = get_settings()
     app = build_app(settings)
     configure_logging(settings.log_level)  # after the SDK's own logging set-up, to replace it
@@ -131,9 +133,7 @@ def run_http(host: str, port: int) -> int:
         app,
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0
 

@@ -16,6 +16,9 @@ from backend.config import Settings, resolve_secret
 ALGORITHMS = ["HS256"]
 MAX_TOKEN_LENGTH = 8192
 MAX_SUBJECT_LENGTH = 128
+# Accepted past `exp`, for clock skew. The MCP server reports the same expiry to its SDK, so a
+# token the API accepts is never refused by the task server in the middle of a turn.
+JWT_LEEWAY_SECONDS = 5
 
 
 class AuthError(Exception):
@@ -42,16 +45,33 @@ def verify_token(token: str, settings: Settings) -> Principal:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
-            leeway=5,
+            leeway=JWT_LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("Token expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("Invalid token") from exc
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
+    if not usable_subject(subject):
         raise AuthError("Invalid token subject")
     return Principal(user_id=subject, token=token, expires_at=int(claims["exp"]))
+
+
+def usable_subject(subject: object) -> bool:
+    """A user id that can be one segment of `/api/{user_id}/...` and be stored anywhere.
+
+    Refused: not a string, blank, too long, control characters (NUL broke PostgreSQL queries),
+    lone surrogates, "/" or "\\", and the segments "." and ".." (clients normalise them away).
+    """
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
+        return False
+    if subject in {".", ".."} or "/" in subject or "\\" in subject:
+        return False
+    if any(
+        ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in subject
+    ):
+        return False
+    return True
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -56,9 +56,15 @@ def _updated_at() -> Any:
 
 
 def reject_nul(value: str, field: str) -> str:
-    """PostgreSQL cannot store U+0000 in text (a 500 there, accepted by SQLite): refuse it."""
+    """Refuse text no database can store: U+0000 (PostgreSQL refuses it; accepted by SQLite)
+    and lone UTF-16 surrogates such as "\\ud800" (valid JSON, not encodable as UTF-8)."""
     if "\x00" in value:
         raise ValueError(f"{field} must not contain NUL (U+0000) characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{field} must not contain lone surrogates (U+D800-U+DFFF)") from None
     return value
 
 

@@ -24,13 +24,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 
+from backend.chat import idempotency
 from backend.config import Settings
+from backend.db import session_scope
 from backend.deps import CurrentUser, SettingsDep
 
 log = logging.getLogger("backend.ratelimit")
 
 WINDOW_SECONDS = 60.0
+IDEMPOTENCY_KEY_MAX = 255  # the chat routes' header limit: a longer key can have no answer
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,20 @@ def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:
     return current
 
 
+async def _replays_stored_answer(request: Request, user_id: str) -> bool:
+    """A retry whose first answer is stored gets that answer even over the limit: the client
+    did nothing wrong by retrying, and replaying runs neither the model nor a tool."""
+    key = request.headers.get("idempotency-key")
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        return False
+
+    def lookup() -> bool:
+        with session_scope() as session:
+            return idempotency.has_stored_answer(session, user_id=user_id, key=key)
+
+    return await run_in_threadpool(lookup)
+
+
 async def enforce_chat_rate_limit(
     request: Request, user_id: CurrentUser, settings: SettingsDep
 ) -> None:
@@ -206,7 +224,7 @@ async def enforce_chat_rate_limit(
     if settings.chat_rate_limit <= 0:
         return
     decision = await _chat_limiter(request.app, settings).hit(f"chat:{user_id}")
-    if not decision.allowed:
+    if not decision.allowed and not await _replays_stored_answer(request, user_id):
         seconds = max(1, math.ceil(decision.retry_after))
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,

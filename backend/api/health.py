@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
-from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from backend.config import get_settings
-from backend.db import get_engine
+from backend.readiness import OK, ReadinessCache
 
 router = APIRouter(tags=["health"])
 
@@ -19,32 +16,16 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _database_ok() -> bool:
-    try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
-async def _mcp_ok(url: str) -> bool:
-    # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
-    try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            await client.get(url)
-        return True
-    except httpx.HTTPError:
-        return False
-
-
-@router.get("/ready", responses={503: {"description": "The database or the MCP server is down"}})
-async def ready() -> JSONResponse:
-    checks = {
-        "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
-        "mcp_server": "ok" if await _mcp_ok(get_settings().mcp_server_url) else "unavailable",
-    }
-    healthy = all(value == "ok" for value in checks.values())
+@router.get(
+    "/ready",
+    responses={503: {"description": "The secret, the database or the MCP server is not usable"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    cache = getattr(request.app.state, "readiness", None)
+    if cache is None:
+        cache = request.app.state.readiness = ReadinessCache()
+    checks = await cache.checks_for(get_settings())
+    healthy = all(value == OK for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status_code=200 if healthy else 503,

@@ -102,6 +102,18 @@ def begin(
     raise KeyStillRunningError("A request with this Idempotency-Key is still running")
 
 
+def has_stored_answer(session: Session, *, user_id: str, key: str) -> bool:
+    """Is there a finished answer for this key? (Its replay costs no model call and no tool.)"""
+    found = session.exec(
+        select(IdempotentRequest.id).where(
+            IdempotentRequest.user_id == user_id,
+            IdempotentRequest.key == key,
+            IdempotentRequest.status == DONE,
+        )
+    ).first()
+    return found is not None
+
+
 def store_answer(
     session: Session,
     *,

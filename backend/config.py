@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    # Load: per-user REST/MCP requests per minute (0 disables), requests one user may have in
+    # flight at once, and how long database work may queue for a connection before a 503.
+    api_rate_limit: int = Field(default=300, ge=0)
+    user_concurrency: int = Field(default=8, ge=1)
+    db_queue_timeout_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")

@@ -183,10 +183,16 @@ class RedisRateLimiter:
             self._client = None
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
+def build_rate_limiter(settings: Settings, limit: int | None = None) -> RateLimiter:
+    """A limiter of `limit` requests per key per minute (default: the chat limit)."""
+    limit = settings.chat_rate_limit if limit is None else limit
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, settings.chat_rate_limit)
-    return MemoryRateLimiter(settings.chat_rate_limit)
+        return RedisRateLimiter(settings.redis_url, limit)
+    return MemoryRateLimiter(limit)
+
+
+def retry_after_header(decision: Decision) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(decision.retry_after)))}
 
 
 def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:

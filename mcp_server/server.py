@@ -26,6 +26,7 @@ from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
+from mcp_server.limits import PerUserRateLimit
 from mcp_server.tools import register_tools, validation_message
 
 logger = logging.getLogger(__name__)
@@ -112,12 +113,14 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
 def build_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app: POST /mcp (bearer token required), GET /health."""
     settings = settings or get_settings()
-    return build_server(settings).streamable_http_app(
+    app = build_server(settings).streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,
         json_response=True,
         transport_security=transport_security(settings),
     )
+    app.add_middleware(PerUserRateLimit, settings=settings)
+    return app
 
 
 def run_http(host: str, port: int) -> int:

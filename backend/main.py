@@ -11,11 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
 from backend.config import Settings, get_settings
+from backend.dbwork import DatabaseBusyError
 from backend.middleware import RequestContextMiddleware
 
 log = logging.getLogger("backend")
@@ -92,6 +94,17 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": "The database is unavailable; try again shortly"},
             status_code=503,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DatabaseBusyError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _db_busy(_: Request, exc: Exception) -> JSONResponse:
+        # Every connection (or database slot) stayed taken: a fast, honest 503, never a 500.
+        log.warning("database busy", extra={"error_type": type(exc).__name__})
+        return JSONResponse(
+            {"detail": "The database is busy; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(DatabaseBusyError.retry_after)},
         )
 
     @app.exception_handler(SQLAlchemyError)

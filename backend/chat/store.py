@@ -255,16 +255,24 @@ def list_conversations(
     return [ConversationSummary(row[0], int(row[1])) for row in rows], int(total)
 
 
-def read_messages(*, session: Session, user_id: str, conversation_id: int) -> list[Message]:
-    """Every message of one of the user's conversations, in order."""
+def read_messages(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: int,
+    limit: int | None = None,
+    before: int | None = None,
+) -> list[Message]:
+    """Messages of one of the user's conversations, oldest first: the newest `limit` of those
+    with an id below `before` (all of them when both are None)."""
     _require_owned(session, user_id, conversation_id)
-    return list(
-        session.exec(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(col(Message.id))
-        ).all()
-    )
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(col(Message.id) < before)
+    if limit is None:
+        return list(session.exec(query.order_by(col(Message.id))).all())
+    newest = session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all()
+    return list(reversed(newest))
 
 
 def delete_conversation(*, session: Session, user_id: str, conversation_id: int) -> None:

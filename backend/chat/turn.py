@@ -111,6 +111,10 @@ class TurnDone:
             "tool_calls": [call.public() for call in self.tool_calls],
         }
 
+    def stored_body(self) -> dict[str, Any]:
+        """`body()` as kept for an Idempotency-Key replay: tool results bounded."""
+        return {**self.body(), "tool_calls": [call.stored_public() for call in self.tool_calls]}
+
 
 @dataclass(frozen=True)
 class TurnFailed:
@@ -388,7 +392,7 @@ class TurnRun:
                 await run_in_threadpool(self._abandon)
             return TurnFailed(status, detail)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
-        await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
+        await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.stored_body())
         return done
 
     @staticmethod

@@ -15,7 +15,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.auth import AuthError, bearer_token, verify_token
+from backend.auth import AuthError, bearer_token, verify_token_async
 from backend.config import Settings
 from backend.ratelimit import build_rate_limiter, retry_after_header
 
@@ -32,7 +32,7 @@ class PerUserRateLimit:
         headers = dict(scope["headers"])
         try:
             token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-            user_id = verify_token(token, self.settings).user_id
+            user_id = (await verify_token_async(token, self.settings)).user_id
         except AuthError:
             await self.app(scope, receive, send)
             return

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
 
     cors_origins: StrList = []
     history_limit: int = Field(default=50, ge=2, le=1000)
-    turn_claim_seconds: float = 120.0
+    turn_claim_seconds: float = 120.0  # the longest a turn may run
+    # A turn's claim on its conversation lasts this long and is renewed while the turn runs
+    # (backend/chat/lease.py): a crashed turn's conversation is free again within it.
+    turn_lease_seconds: float = Field(default=10.0, ge=1)
     chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
     # Deletes a chat turn may make without asking, when its message names fewer (see
     # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.

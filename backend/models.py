@@ -192,3 +192,13 @@ class IdempotentRequest(SQLModel, table=True):
     status: str = Field(default="running", max_length=16)
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _created_at()
+    # The conversation the request's turn ran in: the answer goes when the conversation does.
+    conversation_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("conversation.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    # Running: the lease of the request's turn, renewed while it runs (past it, the turn died).
+    # Done: when the stored answer is forgotten.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

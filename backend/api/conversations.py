@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from backend.admission import admit_api_request
 from backend.api.chat import ToolCallPublic
-from backend.chat import store
+from backend.chat import lease, store
 from backend.chat.history import public_tool_calls
 from backend.dbwork import in_session
 from backend.deps import CurrentUser
@@ -149,5 +149,9 @@ async def delete_conversation(user_id: CurrentUser, conversation_id: Conversatio
     except store.ConversationNotFoundError as exc:
         raise _not_found(exc) from exc
     except store.TurnInProgressError as exc:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        raise HTTPException(
+            status_code=status.HTTP_409_CONFLICT,
+            detail=str(exc),
+            headers={"Retry-After": await lease.retry_after(user_id, conversation_id)},
+        ) from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)

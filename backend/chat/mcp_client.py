@@ -18,13 +18,14 @@ import ssl
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 from agents import RunContextWrapper
 from agents.mcp import MCPServerStreamableHttp
 from agents.mcp.util import MCPToolCustomDataContext
 from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
@@ -138,10 +139,43 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
     return TaskServerError(503, "The task server is unavailable")
 
 
+class ToolCallWatcher(Protocol):
+    """Told about each tool call before it is sent and after it returns (the turn's journal)."""
+
+    async def before_call(self, tool: str, arguments: dict[str, Any]) -> int: ...
+
+    async def after_call(self, index: int, result: CallToolResult | None) -> None: ...
+
+
+class _WatchedServer(MCPServerStreamableHttp):
+    """The SDK's client with a watcher around `call_tool`, the one way the agent runs a tool."""
+
+    watcher: ToolCallWatcher | None = None
+
+    async def call_tool(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        if self.watcher is None:
+            return await super().call_tool(tool_name, arguments, meta)
+        index = await self.watcher.before_call(tool_name, dict(arguments or {}))
+        try:
+            result = await super().call_tool(tool_name, arguments, meta)
+        except BaseException:
+            await self.watcher.after_call(index, None)
+            raise
+        await self.watcher.after_call(index, result)
+        return result
+
+
 @asynccontextmanager
-async def task_server(token: str, settings: Settings) -> AsyncIterator[MCPServerStreamableHttp]:
-    """A connected MCP client acting as the token's user; raises TaskServerError if it can't."""
-    server = MCPServerStreamableHttp(
+async def task_server(
+    token: str, settings: Settings, watcher: ToolCallWatcher | None = None
+) -> AsyncIterator[MCPServerStreamableHttp]:
+    """A connected MCP client acting as the token's user; raises TaskServerError if it can't.
+
+    `watcher` hears of every tool call before it is sent: the turn's journal.
+    """
+    server = _WatchedServer(
         params={
             "url": settings.mcp_server_url,
             "headers": {"Authorization": f"Bearer {token}"},
@@ -156,6 +190,7 @@ async def task_server(token: str, settings: Settings) -> AsyncIterator[MCPServer
         custom_data_extractor=_tool_outcome,
         failure_error_function=_tool_failed,
     )
+    server.watcher = watcher
     try:
         await server.connect()
     except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup

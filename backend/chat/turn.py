@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,15 +39,16 @@ from agents import (
 )
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
-from fastapi.concurrency import run_in_threadpool
 
-from backend.chat import delete_guard, idempotency, store
+from backend.chat import delete_guard, idempotency, lease, store
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallRecord, replay
+from backend.chat.journal import TurnJournal
 from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
 from backend.config import Settings
 from backend.db import session_scope
+from backend.dbwork import DatabaseBusyError, database_work
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ def _claim(request: TurnRequest, settings: Settings) -> store.ClaimedTurn:
             conversation_id=request.conversation_id,
             first_message=request.message,
             history_limit=settings.history_limit,
-            claim_seconds=settings.turn_claim_seconds,
+            claim_seconds=settings.turn_lease_seconds,  # renewed while the turn runs
         )
 
 
@@ -151,7 +153,7 @@ def _begin_idempotent(
             user_id=request.user_id,
             key=request.idempotency_key,
             request_fingerprint=fingerprint,
-            stale_after=settings.turn_claim_seconds,
+            lease_seconds=settings.turn_lease_seconds,
         )
 
 
@@ -172,10 +174,12 @@ async def _wait_for_first_answer(
     delay = 0.05
     while True:
         try:
-            return await run_in_threadpool(_begin_idempotent, request, fingerprint, settings)
+            return await database_work().run(_begin_idempotent, request, fingerprint, settings)
         except idempotency.KeyStillRunningError as exc:
             if loop.time() + delay > deadline:
-                raise TurnRejectedError(409, str(exc), {"Retry-After": "5"}) from None
+                left = exc.lease_left.total_seconds() if exc.lease_left else 1.0
+                retry = str(max(1, math.ceil(left)))
+                raise TurnRejectedError(409, str(exc), {"Retry-After": retry}) from None
         except idempotency.KeyReusedError as exc:
             raise TurnRejectedError(422, str(exc)) from None
         await asyncio.sleep(delay)
@@ -193,15 +197,18 @@ async def prepare_turn(
         if stored is not None:
             return stored
     try:
-        claimed = await run_in_threadpool(_claim, request, settings)
+        claimed = await database_work().run(_claim, request, settings)
     except store.ConversationNotFoundError as exc:
-        await run_in_threadpool(_release_key, request)
+        await database_work().run(_release_key, request)
         raise TurnRejectedError(404, "Conversation not found") from exc
     except store.TurnInProgressError as exc:
-        await run_in_threadpool(_release_key, request)
-        raise TurnRejectedError(409, str(exc), {"Retry-After": "2"}) from exc
+        await database_work().run(_release_key, request)
+        assert request.conversation_id is not None
+        # The time the running turn's lease has left: true unless that turn renews it.
+        retry = await lease.retry_after(request.user_id, request.conversation_id)
+        raise TurnRejectedError(409, str(exc), {"Retry-After": retry}) from exc
     except BaseException:
-        await run_in_threadpool(_release_key, request)
+        await database_work().run(_release_key, request)
         raise
     return PreparedTurn(request=request, claimed=claimed, fingerprint=fingerprint)
 
@@ -301,6 +308,8 @@ def _failure(exc: BaseException) -> tuple[int, str]:
         return 503, "The model provider rejected the configured API key"
     if isinstance(exc, openai.OpenAIError):
         return 503, "The model provider returned an error"
+    if isinstance(exc, lease.ClaimLostError | DatabaseBusyError):
+        return 503, "The database is unavailable; try again shortly"
     if isinstance(exc, MaxTurnsExceeded):
         return 503, "The assistant needed too many steps; try a simpler request"
     if isinstance(exc, ModelBehaviorError | json.JSONDecodeError):
@@ -322,6 +331,7 @@ class TurnRun:
 
     def __init__(self, prepared: PreparedTurn, model: Model, settings: Settings) -> None:
         self.prepared = prepared
+        self.journal: TurnJournal | None = None
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
         task = asyncio.get_running_loop().create_task(self._run(model, settings))
         TurnRun._running.add(task)
@@ -353,10 +363,23 @@ class TurnRun:
     ) -> TurnDone | TurnFailed:
         request, claimed = self.prepared.request, self.prepared.claimed
         calls = _ToolCallLog()
+        journal = self.journal = TurnJournal(  # tool calls written as they happen
+            request.user_id,
+            claimed.conversation_id,
+            request.message,
+            request.idempotency_key,
+            self.prepared.fingerprint,
+        )
+        beating = lease.heartbeat(  # the claim is renewed while the turn runs
+            user_id=request.user_id,
+            conversation_id=claimed.conversation_id,
+            claim=claimed.claim,
+            key=request.idempotency_key,
+            lease_seconds=settings.turn_lease_seconds,
+        )
         try:
-            # A turn never outlives its claim, so two turns never run in one conversation.
-            async with asyncio.timeout(settings.turn_claim_seconds):
-                async with task_server(request.token, settings) as server:
+            async with asyncio.timeout(settings.turn_claim_seconds), beating:
+                async with task_server(request.token, settings, watcher=journal) as server:
                     history = replay(claimed.history)
                     guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
                         request.message, history, settings.delete_confirm_threshold
@@ -388,15 +411,36 @@ class TurnRun:
                     extra={"error_type": type(exc).__name__},
                 )
             records = calls.records()
-            if records:
-                await run_in_threadpool(
+            if records or journal.started:
+                await database_work().run(
                     self._store, _interrupted_reply(detail), records, status, {"detail": detail}
                 )
             else:
-                await run_in_threadpool(self._abandon)
+                await database_work().run(self._abandon)
             return TurnFailed(status, detail)
+        except asyncio.CancelledError:
+            # Cut off (the server is stopping and the grace period is over): keep what ran.
+            log.warning(
+                "chat turn cut off before it finished",
+                extra={
+                    "conversation_id": claimed.conversation_id,
+                    "tools_started": len(journal.entries),
+                },
+            )
+            detail = "The server stopped before the reply was finished"
+            if calls.records() or journal.started:
+                await database_work().run(
+                    self._store,
+                    _interrupted_reply(detail),
+                    calls.records(),
+                    503,
+                    {"detail": detail},
+                )
+            else:
+                await database_work().run(self._abandon)
+            raise
         done = TurnDone(claimed.conversation_id, reply, calls.records())
-        await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.stored_body())
+        await database_work().run(self._store, reply, done.tool_calls, 200, done.stored_body())
         return done
 
     @staticmethod
@@ -418,14 +462,19 @@ class TurnRun:
         self, reply: str, records: list[ToolCallRecord], status: int, body: dict[str, Any]
     ) -> None:
         request, prepared = self.prepared.request, self.prepared
+        stored_calls = [record.stored() for record in records]
+        if not stored_calls and self.journal is not None:
+            stored_calls = list(self.journal.entries)  # sent, but the SDK never reported them
         with session_scope() as session:
+            if self.journal is not None:
+                self.journal.discard(session)  # replaced by the final messages, atomically
             store.record_turn(
                 session,
                 user_id=request.user_id,
                 turn=prepared.claimed,
                 user_message=request.message,
                 reply=reply,
-                tool_calls=[record.stored() for record in records],
+                tool_calls=stored_calls,
             )
             if request.idempotency_key is not None and prepared.fingerprint is not None:
                 idempotency.store_answer(
@@ -434,6 +483,7 @@ class TurnRun:
                     key=request.idempotency_key,
                     request_fingerprint=prepared.fingerprint,
                     answer=idempotency.StoredAnswer(status, body),
+                    conversation_id=prepared.claimed.conversation_id,
                 )
             session.commit()
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt import PyJWK, PyJWKClient
@@ -187,7 +187,7 @@ def _decode(token: str, key: Any, algorithm: str, settings: Settings) -> Princip
     return Principal(user_id=subject, token=token, expires_at=int(claims["exp"]))
 
 
-def usable_subject(subject: object) -> bool:
+def usable_subject(subject: object) -> TypeGuard[str]:
     """A user id that can be one segment of `/api/{user_id}/...` and be stored anywhere.
 
     Refused: not a string, blank, too long, control characters (NUL broke PostgreSQL queries),

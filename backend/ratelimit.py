@@ -12,7 +12,6 @@ A sliding window: a request is allowed when the user made fewer than `limit` req
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -23,18 +22,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import FastAPI, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-from backend.chat import idempotency
 from backend.config import Settings
-from backend.db import session_scope
-from backend.deps import CurrentUser, SettingsDep
 
 log = logging.getLogger("backend.ratelimit")
 
 WINDOW_SECONDS = 60.0
-IDEMPOTENCY_KEY_MAX = 255  # the chat routes' header limit: a longer key can have no answer
+
+
+class RateLimitExceeded(Exception):
+    """The user is over the chat rate limit; `retry_after` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many chat requests; try again in {retry_after} seconds")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class Decision:
 class RateLimiter(Protocol):
     async def hit(self, key: str) -> Decision:
         """Count one request for `key`, unless it is over the limit."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds (the Redis connections); called on app shutdown."""
         ...
 
 
@@ -97,6 +104,9 @@ class MemoryRateLimiter:
                 break
             del self._hits[oldest_key]
 
+    async def aclose(self) -> None:
+        """Nothing to release: the counts live in this process."""
+
     def __len__(self) -> int:
         return len(self._hits)
 
@@ -140,31 +150,19 @@ class RedisRateLimiter:
             prefix,
             timeout,
         )
-        self._client = None
-        self._script = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Built with the app (in its lifespan), so its connections belong to the serving loop;
+        # nothing connects until the first request.
+        self._client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self._script = self._client.register_script(_SLIDING_WINDOW_LUA)
         self._down_until = 0.0
 
-    def _redis(self):
-        import redis.asyncio as aioredis
-
-        # Connections belong to the event loop that opened them: one client per loop.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = aioredis.Redis.from_url(
-                self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
-            )
-            self._script = self._client.register_script(_SLIDING_WINDOW_LUA)
-            self._loop = loop
-        return self._script
-
     async def hit(self, key: str) -> Decision:
-        from redis.exceptions import RedisError
-
         if time.monotonic() < self._down_until:
             return Decision(True)
         try:
-            wait_ms = await self._redis()(
+            wait_ms = await self._script(
                 keys=[self.prefix + key],
                 args=[int(self.window * 1000), self.limit, uuid.uuid4().hex],
             )
@@ -178,13 +176,12 @@ class RedisRateLimiter:
         return Decision(True) if int(wait_ms) == 0 else Decision(False, int(wait_ms) / 1000)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._client.aclose()
 
 
 def build_rate_limiter(settings: Settings, limit: int | None = None) -> RateLimiter:
-    """A limiter of `limit` requests per key per minute (default: the chat limit)."""
+    """A limiter (built once, in a lifespan) of `limit` requests per key per minute, by default
+    the chat limit: shared through Redis, or in-process."""
     limit = settings.chat_rate_limit if limit is None else limit
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, limit)
@@ -193,47 +190,3 @@ def build_rate_limiter(settings: Settings, limit: int | None = None) -> RateLimi
 
 def retry_after_header(decision: Decision) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(decision.retry_after)))}
-
-
-def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:
-    # One limiter per application, built on first use and rebuilt if the settings change.
-    config = (settings.chat_rate_limit, settings.redis_url)
-    current = getattr(app.state, "chat_rate_limiter", None)
-    if current is None or app.state.chat_rate_limiter_config != config:
-        current = app.state.chat_rate_limiter = build_rate_limiter(settings)
-        app.state.chat_rate_limiter_config = config
-    return current
-
-
-async def _replays_stored_answer(request: Request, user_id: str) -> bool:
-    """A retry whose first answer is stored gets that answer even over the limit: the client
-    did nothing wrong by retrying, and replaying runs neither the model nor a tool."""
-    key = request.headers.get("idempotency-key")
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
-        return False
-
-    def lookup() -> bool:
-        with session_scope() as session:
-            return idempotency.has_stored_answer(session, user_id=user_id, key=key)
-
-    return await run_in_threadpool(lookup)
-
-
-async def enforce_chat_rate_limit(
-    request: Request, user_id: CurrentUser, settings: SettingsDep
-) -> None:
-    """Route dependency: 429 with `Retry-After` when the user is over the chat limit.
-
-    It depends on the authenticated path user, so a request without a valid token is a 401 and
-    costs nothing.
-    """
-    if settings.chat_rate_limit <= 0:
-        return
-    decision = await _chat_limiter(request.app, settings).hit(f"chat:{user_id}")
-    if not decision.allowed and not await _replays_stored_answer(request, user_id):
-        seconds = max(1, math.ceil(decision.retry_after))
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many chat requests; try again in {seconds} seconds",
-            headers={"Retry-After": str(seconds)},
-        )

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import httpx
+import httpx2
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
@@ -68,10 +68,10 @@ def _database_ok() -> bool:
 async def _mcp_ok(url: str) -> bool:
     # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
     try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx2.AsyncClient(timeout=2.0) as client:
             await client.get(url)
         return True
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return False
 
 

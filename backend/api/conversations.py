@@ -1,61 +1,33 @@
 """The conversations API: list a user's conversations, read one (a page at a time), delete one.
 
-Async routes whose database work runs in `backend.dbwork.in_session` (see backend/api/tasks.py).
+Async routes whose database work runs in `backend.dbwork.in_session` (see backend/api/tasks.py);
+domain errors (not found, a turn running) are answered by the handlers in `backend.api.errors`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlmodel import Session
 
 from backend.admission import admit_api_request
-from backend.api.chat import ToolCallPublic
-from backend.chat import lease, store
+from backend.chat import store
 from backend.chat.history import public_tool_calls
 from backend.dbwork import in_session
 from backend.deps import CurrentUser
 from backend.models import Message
+from backend.schemas import ConversationPublic, ConversationsPage, MessagePublic, ToolCallPublic
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations",
     tags=["conversations"],
     dependencies=[Depends(admit_api_request)],
 )
-MESSAGES_PAGE = 100
-MESSAGES_MAX_PAGE = 200
 
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-class ConversationPublic(BaseModel):
-    id: int
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    message_count: int
-
-
-class ConversationsPage(BaseModel):
-    items: list[ConversationPublic]
-    total: int
-    page: int
-    per_page: int
-
-
-class MessagePublic(BaseModel):
-    id: int
-    role: str
-    content: str
-    created_at: datetime
-    tool_calls: list[ToolCallPublic]
-
-
-def _not_found(exc: store.ConversationNotFoundError) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Conversation not found")
+MESSAGES_PAGE = 100
+MESSAGES_MAX_PAGE = 200
 
 
 @router.get("", response_model=ConversationsPage)
@@ -72,7 +44,7 @@ async def list_conversations(
         )
         items = [
             ConversationPublic(
-                id=summary.conversation.id,  # type: ignore[arg-type]
+                id=summary.conversation.id,
                 title=summary.conversation.title,
                 created_at=summary.conversation.created_at,
                 updated_at=summary.conversation.updated_at,
@@ -87,7 +59,7 @@ async def list_conversations(
 
 def _message_public(message: Message) -> MessagePublic:
     return MessagePublic(
-        id=message.id,  # type: ignore[arg-type]
+        id=message.id,
         role=message.role,
         content=message.content,
         created_at=message.created_at,
@@ -122,10 +94,7 @@ async def read_messages(
         )
         return [_message_public(message) for message in found]
 
-    try:
-        messages = await in_session(work)
-    except store.ConversationNotFoundError as exc:
-        raise _not_found(exc) from exc
+    messages = await in_session(work)
     if len(messages) > limit:
         messages = messages[1:]
         older = request.url.include_query_params(before=messages[0].id, limit=limit)
@@ -140,18 +109,9 @@ async def read_messages(
 )
 async def delete_conversation(user_id: CurrentUser, conversation_id: ConversationId) -> Response:
     """Delete the conversation and its messages."""
-    try:
-        await in_session(
-            lambda session: store.delete_conversation(
-                session=session, user_id=user_id, conversation_id=conversation_id
-            )
+    await in_session(
+        lambda session: store.delete_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
         )
-    except store.ConversationNotFoundError as exc:
-        raise _not_found(exc) from exc
-    except store.TurnInProgressError as exc:
-        raise HTTPException(
-            status_code=status.HTTP_409_CONFLICT,
-            detail=str(exc),
-            headers={"Retry-After": await lease.retry_after(user_id, conversation_id)},
-        ) from exc
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

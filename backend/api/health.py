@@ -1,11 +1,11 @@
-"""Liveness and readiness."""
+"""Liveness and readiness (what `/ready` checks: backend/readiness.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from backend.config import get_settings
+from backend.deps import SettingsDep
 from backend.readiness import OK, ReadinessCache
 
 router = APIRouter(tags=["health"])
@@ -20,11 +20,11 @@ async def health() -> dict[str, str]:
     "/ready",
     responses={503: {"description": "The secret, the database or the MCP server is not usable"}},
 )
-async def ready(request: Request) -> JSONResponse:
+async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
     cache = getattr(request.app.state, "readiness", None)
     if cache is None:
         cache = request.app.state.readiness = ReadinessCache()
-    checks = await cache.checks_for(get_settings())
+    checks = await cache.checks_for(settings)
     healthy = all(value == OK for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},

@@ -1,5 +1,8 @@
 """REST task API for the todo frontend (compatible with the Phase II Next.js app).
 
+A missing task (or another user's) raises TaskNotFoundError in the service: a 404 from the
+handlers in `backend.api.errors`.
+
 The routes are `async` and hand their database work to `backend.dbwork.in_session`: the session
 is opened, used and closed on a database thread, and the route gets plain `TaskPublic` models
 back, so no connection is held while the response is validated and sent (issue 16).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlmodel import Session
 
 from backend import tasks
@@ -23,10 +26,6 @@ router = APIRouter(
 )
 
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _not_found(exc: tasks.TaskNotFoundError) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(exc))
 
 
 def _public(task: Task) -> TaskPublic:
@@ -55,14 +54,9 @@ async def create_task(user_id: CurrentUser, task_in: TaskCreate) -> TaskPublic:
 
 @router.get("/{task_id}", response_model=TaskPublic)
 async def read_task(user_id: CurrentUser, task_id: TaskId) -> TaskPublic:
-    try:
-        return await in_session(
-            lambda session: _public(
-                tasks.read_task(session=session, user_id=user_id, task_id=task_id)
-            )
-        )
-    except tasks.TaskNotFoundError as exc:
-        raise _not_found(exc) from exc
+    return await in_session(
+        lambda session: _public(tasks.read_task(session=session, user_id=user_id, task_id=task_id))
+    )
 
 
 @router.put("/{task_id}", response_model=TaskPublic)
@@ -71,30 +65,21 @@ async def update_task(user_id: CurrentUser, task_id: TaskId, task_in: TaskUpdate
         task = tasks.update_task(session=session, user_id=user_id, task_id=task_id, task_in=task_in)
         return _public(task)
 
-    try:
-        return await in_session(work)
-    except tasks.TaskNotFoundError as exc:
-        raise _not_found(exc) from exc
+    return await in_session(work)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_task(user_id: CurrentUser, task_id: TaskId) -> Response:
-    try:
-        await in_session(
-            lambda session: tasks.delete_task(session=session, user_id=user_id, task_id=task_id)
-        )
-    except tasks.TaskNotFoundError as exc:
-        raise _not_found(exc) from exc
+    await in_session(
+        lambda session: tasks.delete_task(session=session, user_id=user_id, task_id=task_id)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.patch("/{task_id}/complete", response_model=TaskPublic)
 async def toggle_task(user_id: CurrentUser, task_id: TaskId) -> TaskPublic:
-    try:
-        return await in_session(
-            lambda session: _public(
-                tasks.toggle_task(session=session, user_id=user_id, task_id=task_id)
-            )
+    return await in_session(
+        lambda session: _public(
+            tasks.toggle_task(session=session, user_id=user_id, task_id=task_id)
         )
-    except tasks.TaskNotFoundError as exc:
-        raise _not_found(exc) from exc
+    )

@@ -58,8 +58,8 @@ def fingerprint(message: str, conversation_id: int | None) -> str:
 
 
 def begin(
-    session: Session,
     *,
+    session: Session,
     user_id: str,
     key: str,
     request_fingerprint: str,
@@ -92,7 +92,7 @@ def begin(
     ).first()
     if row is None:  # the first request failed cleanly and let the key go just now
         return begin(
-            session,
+            session=session,
             user_id=user_id,
             key=key,
             request_fingerprint=request_fingerprint,
@@ -142,7 +142,7 @@ def _forget_expired(session: Session, user_id: str, now: datetime) -> None:
     )
 
 
-def renew(session: Session, *, user_id: str, key: str, lease_seconds: float) -> None:
+def renew(*, session: Session, user_id: str, key: str, lease_seconds: float) -> None:
     """Extend the lease of a running request (the caller commits, with the turn's claim)."""
     session.exec(
         update(IdempotentRequest)
@@ -155,7 +155,7 @@ def renew(session: Session, *, user_id: str, key: str, lease_seconds: float) -> 
     )
 
 
-def has_stored_answer(session: Session, *, user_id: str, key: str) -> bool:
+def has_stored_answer(*, session: Session, user_id: str, key: str) -> bool:
     """Is there a finished answer for this key? (Its replay costs no model call and no tool.)"""
     found = session.exec(
         select(IdempotentRequest.id).where(
@@ -168,8 +168,8 @@ def has_stored_answer(session: Session, *, user_id: str, key: str) -> bool:
 
 
 def store_answer(
-    session: Session,
     *,
+    session: Session,
     user_id: str,
     key: str,
     request_fingerprint: str,
@@ -200,7 +200,7 @@ def store_answer(
     )
 
 
-def release(session: Session, *, user_id: str, key: str) -> None:
+def release(*, session: Session, user_id: str, key: str) -> None:
     """Let the key go after a failure that changed nothing (the caller commits)."""
     session.exec(
         delete(IdempotentRequest).where(

@@ -129,7 +129,7 @@ class TurnJournal:
         session.flush()
         if self.idempotency_key is not None and self.fingerprint is not None:
             idempotency.store_answer(
-                session,
+                session=session,
                 user_id=self.user_id,
                 key=self.idempotency_key,
                 request_fingerprint=self.fingerprint,

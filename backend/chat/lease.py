@@ -4,7 +4,7 @@ The claim (backend/chat/store.py) used to last `TURN_CLAIM_SECONDS` (120 s) from
 turn whose process was killed locked its conversation for two minutes while the 409 said
 "Retry-After: 2". Now a claim lasts `TURN_LEASE_SECONDS` (10 s) and the running turn renews it
 (and its Idempotency-Key's lease) every third of that: a dead turn's claim lapses within
-seconds, and a 409's Retry-After is the time its lease has left.
+seconds, and a 409's Retry-After is the time its lease has left (`TurnInProgressError`).
 
 If a renewal finds the claim gone (the database was unreachable for longer than the lease and
 another turn took the conversation over), the turn is cancelled: two turns never write one
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from backend.chat import idempotency
 from backend.db import session_scope
@@ -34,7 +33,7 @@ RENEWALS_PER_LEASE = 3
 
 
 def renew_claim(
-    session: Session, *, user_id: str, conversation_id: int, claim: str, lease_seconds: float
+    *, session: Session, user_id: str, conversation_id: int, claim: str, lease_seconds: float
 ) -> bool:
     """Push our claim's expiry out by a lease; False if the claim is no longer ours."""
     renewed = session.exec(
@@ -52,44 +51,21 @@ def renew_claim(
     return bool(renewed.rowcount == 1)
 
 
-def seconds_until_free(session: Session, *, user_id: str, conversation_id: int) -> int:
-    """Whole seconds (at least 1) until the conversation's current claim lapses, if not renewed."""
-    expires_at = session.exec(
-        select(Conversation.turn_claim_expires_at).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
-    ).first()
-    if expires_at is None:
-        return 1
-    return max(1, math.ceil((expires_at - utcnow()).total_seconds()))
-
-
-async def retry_after(user_id: str, conversation_id: int) -> str:
-    """The Retry-After header value for a 409 on this conversation."""
-
-    def work() -> int:
-        with session_scope() as session:
-            return seconds_until_free(session, user_id=user_id, conversation_id=conversation_id)
-
-    try:
-        return str(await database_work().run(work))
-    except Exception:  # the 409 itself matters more than its estimate
-        return "2"
-
-
 def _renew(
     user_id: str, conversation_id: int, claim: str, key: str | None, lease_seconds: float
 ) -> bool:
     with session_scope() as session:
         ours = renew_claim(
-            session,
+            session=session,
             user_id=user_id,
             conversation_id=conversation_id,
             claim=claim,
             lease_seconds=lease_seconds,
         )
         if ours and key is not None:
-            idempotency.renew(session, user_id=user_id, key=key, lease_seconds=lease_seconds)
+            idempotency.renew(
+                session=session, user_id=user_id, key=key, lease_seconds=lease_seconds
+            )
         session.commit()
         return ours
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from backend.chat.history import MAX_STORED_RESULT_CHARS, ToolCallRecord, bounded_result
 from backend.db import get_engine
 from backend.models import IdempotentRequest, Message, Task
-from tests.reliability.stack import bearer
+from tests.support.tokens import bearer
 
 USER = "hoarder"
 

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer, stack
+from tests.support.stack import Stack, stack
+from tests.support.tokens import bearer
 
 BURST = 200
 OTHER_USER_TIMEOUT = 10.0  # seconds: "served within seconds", not two minutes

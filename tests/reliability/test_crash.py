@@ -19,7 +19,9 @@ import pytest
 
 from tests.fake_openai import FakeOpenAI
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer, chat_body, stack
+from tests.support.chat import chat_body
+from tests.support.stack import Stack, stack
+from tests.support.tokens import bearer
 
 USER = "crashed"
 ACCEPT_WITHIN_SECONDS = 30.0  # bounds the test; the claim used to stay taken for 120 s

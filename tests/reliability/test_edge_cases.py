@@ -18,22 +18,22 @@ from sqlalchemy import event
 
 from backend.config import Settings, get_settings
 from backend.db import get_engine
-from tests.reliability.stack import bearer, token
-
-
-def _app(monkeypatch: pytest.MonkeyPatch, **env: str) -> FastAPI:
-    from backend.main import create_app
-
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    return create_app(get_settings())
+from tests.support.tokens import bearer, token
 
 
 @pytest.fixture
 def app_factory(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., FastAPI]:
-    return lambda **env: _app(monkeypatch, **env)
+    """An app with the chat fixtures' settings changed by `updates` (Settings field names)."""
+    from backend.main import create_app
+
+    def make(**updates: object) -> FastAPI:
+        if "database_url" in updates:  # the engine is process-wide, built from the environment
+            monkeypatch.setenv("DATABASE_URL", str(updates["database_url"]))
+            get_settings.cache_clear()
+            get_engine.cache_clear()
+        return create_app(app_settings.model_copy(update=updates))
+
+    return make
 
 
 def test_a_token_in_its_leeway_is_accepted_by_the_api_and_the_task_server(
@@ -98,7 +98,7 @@ def test_ready_says_unavailable_with_a_read_only_database(
     else:
         separator = "&" if "?" in database_url else "?"
         read_only = f"{database_url}{separator}options=-c%20default_transaction_read_only%3Don"
-    app = app_factory(DATABASE_URL=read_only)
+    app = app_factory(database_url=read_only)
     with TestClient(app) as test_client:
         # Reads still work on this database; only writes fail.
         assert test_client.get("/api/ro/tasks", headers=bearer("ro")).status_code == 200
@@ -113,8 +113,7 @@ def test_ready_says_unavailable_with_an_empty_secret_file(
     data.mkdir(mode=0o700)
     (data / "secret").write_text("")
     (data / "secret").chmod(0o600)
-    monkeypatch.delenv("BETTER_AUTH_SECRET")
-    status, checks = _ready(app_factory(TODO_AGENT_DATA_DIR=str(data)))
+    status, checks = _ready(app_factory(better_auth_secret=None, data_dir=data))
     assert status == 503 and checks["secret"] == "unavailable", checks
 
 
@@ -145,7 +144,7 @@ def test_a_flood_of_ready_probes_costs_one_check(app_factory: Callable[..., Fast
 def test_a_rate_limited_retry_gets_its_stored_answer(
     app_factory: Callable[..., FastAPI],
 ) -> None:
-    app = app_factory(CHAT_RATE_LIMIT="1")
+    app = app_factory(chat_rate_limit=1)
     key = uuid.uuid4().hex
     headers = {**bearer("retrier"), "Idempotency-Key": key}
     body = {"message": "add call mom"}

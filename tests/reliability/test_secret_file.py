@@ -20,7 +20,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.servers import PROJECT_ROOT, running, service_env
+from tests.support.processes import PROJECT_ROOT, running, service_env
 
 PROCESSES = 4
 ROUNDS = 60

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.reliability.stack import bearer
-from tests.servers import ServiceProcess, running, service_env
+from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.tokens import TEST_SECRET, bearer
 
 DRIP_SECONDS = 0.1
 GIVE_UP_SECONDS = 8.0

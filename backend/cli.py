@@ -86,9 +86,18 @@ def _serve(args: argparse.Namespace) -> int:
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
     me = [sys.executable, "-m", "backend.cli"]
+    # Sessions of their own: Ctrl-C reaches this process only, which stops them in order.
     children = [
-        subprocess.Popen([*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)], env=env),
-        subprocess.Popen([*me, "api", "--host", args.host, "--port", str(args.port)], env=env),
+        subprocess.Popen(
+            [*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)],
+            env=env,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [*me, "api", "--host", args.host, "--port", str(args.port)],
+            env=env,
+            start_new_session=True,
+        ),
     ]
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
     base = f"http://{args.host}:{args.port}"
@@ -121,12 +130,13 @@ def _serve(args: argparse.Namespace) -> int:
                 status = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
-    for child in children:
+    # The API first, the MCP server once it is gone: the API's running turns need their tools
+    # until they finish (up to SHUTDOWN_GRACE_SECONDS, then a few seconds to record the rest).
+    for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for child in children:
         try:
-            child.wait(15)
+            child.wait(settings.shutdown_grace_seconds + 10)
         except subprocess.TimeoutExpired:
             child.kill()
     return status

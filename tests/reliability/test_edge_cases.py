@@ -168,3 +168,14 @@ def _fresh_caches() -> Iterator[None]:
     yield
     get_settings.cache_clear()
     get_engine.cache_clear()
+
+
+def test_production_serves_no_interactive_docs(app_factory: Callable[..., FastAPI]) -> None:
+    # Swagger UI and ReDoc load scripts from a CDN into the origin that holds the tokens.
+    app = app_factory(environment="production")
+    with TestClient(app) as test_client:
+        assert test_client.get("/docs").status_code == 404
+        assert test_client.get("/redoc").status_code == 404
+        assert test_client.get("/openapi.json").status_code == 200
+    with TestClient(app_factory()) as test_client:
+        assert test_client.get("/docs").status_code == 200

@@ -53,6 +53,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("The token belongs to another user than the path"),
     404: _error("No such task or conversation for this user"),
     413: _error("Request body too large"),
+    429: _error("Too many requests (API_RATE_LIMIT, or too many at once); see Retry-After"),
     503: _error("The database (or, for chat, the model or the task server) is unavailable"),
 }
 

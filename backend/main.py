@@ -49,6 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.task_servers.aclose()
         await app.state.model_provider.aclose()
         await app.state.rate_limiter.aclose()
+        if (api_limits := getattr(app.state, "api_limits", None)) is not None:
+            await api_limits.rate.aclose()  # built on first use (backend/admission.py)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

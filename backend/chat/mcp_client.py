@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import httpx2
-from agents import RunContextWrapper
+from agents import RunContextWrapper, UserError
 from agents.mcp import MCPServerStreamableHttp
 from agents.mcp.util import MCPToolCustomDataContext
 from mcp.shared.exceptions import MCPError
@@ -140,14 +140,29 @@ class _WatchedServer(MCPServerStreamableHttp):
     ) -> CallToolResult:
         if self.watcher is None:
             return await super().call_tool(tool_name, arguments, meta)
-        index = await self.watcher.before_call(tool_name, dict(arguments or {}))
+        try:
+            index = await self.watcher.before_call(tool_name, dict(arguments or {}))
+        except Exception as exc:
+            # Not written down, not sent. A plain UserError: the SDK tells the model the tool
+            # failed, and the database's error text (it may hold SQL) is logged nowhere.
+            log.warning(
+                "tool call not journaled; not sent", extra={"error_type": type(exc).__name__}
+            )
+            raise UserError("The tool call could not be recorded, so it was not sent") from None
         try:
             result = await super().call_tool(tool_name, arguments, meta)
         except BaseException:
-            await self.watcher.after_call(index, None)
+            await self._after(index, None)
             raise
-        await self.watcher.after_call(index, result)
+        await self._after(index, result)
         return result
+
+    async def _after(self, index: int, result: CallToolResult | None) -> None:
+        assert self.watcher is not None
+        try:
+            await self.watcher.after_call(index, result)
+        except Exception as exc:  # the turn's final write records the result anyway
+            log.warning("tool result not journaled", extra={"error_type": type(exc).__name__})
 
 
 class TaskServerClient:

@@ -1,6 +1,6 @@
 """A turn's claim on its conversation as a lease: short, renewed while the turn runs.
 
-The claim (backend/chat/store.py) used to last `TURN_CLAIM_SECONDS` (120 s) from the start, so a
+The claim (backend/chat/claims.py) used to last `TURN_CLAIM_SECONDS` (120 s) from the start, so a
 turn whose process was killed locked its conversation for two minutes while the 409 said
 "Retry-After: 2". Now a claim lasts `TURN_LEASE_SECONDS` (10 s) and the running turn renews it
 (and its Idempotency-Key's lease) every third of that: a dead turn's claim lapses within

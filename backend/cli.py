@@ -80,6 +80,7 @@ def _api(args: argparse.Namespace) -> int:
 
     from backend.chat.providers import check_model_settings
     from backend.logs import configure_logging
+    from backend.serving import uvicorn_options
 
     settings = get_settings()
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
@@ -93,9 +94,7 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0
 
@@ -128,14 +127,23 @@ def _serve(args: argparse.Namespace) -> int:
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
     me = [sys.executable, "-m", "backend.cli"]
+    # Sessions of their own: Ctrl-C reaches this process only, which stops them in order.
     children = [
-        subprocess.Popen([*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)], env=env),
-        subprocess.Popen([*me, "api", "--host", args.host, "--port", str(args.port)], env=env),
+        subprocess.Popen(
+            [*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)],
+            env=env,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [*me, "api", "--host", args.host, "--port", str(args.port)],
+            env=env,
+            start_new_session=True,
+        ),
     ]
     try:
         _wait_until_answering(children, args)
     except BaseException:
-        _stop_children(children)
+        _stop_children(children, settings.shutdown_grace_seconds)
         raise
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
     base = f"http://{args.host}:{args.port}"
@@ -168,17 +176,18 @@ def _serve(args: argparse.Namespace) -> int:
                 status = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
-    _stop_children(children)
+    _stop_children(children, settings.shutdown_grace_seconds)
     return status
 
 
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
+def _stop_children(children: list[subprocess.Popen[bytes]], grace_seconds: float) -> None:
+    # The API first, the MCP server once it is gone: the API's running turns need their tools
+    # until they finish (up to SHUTDOWN_GRACE_SECONDS, then a few seconds to record the rest).
+    for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for child in children:
         try:
-            child.wait(15)
+            child.wait(grace_seconds + 10)
         except subprocess.TimeoutExpired:
             child.kill()
 
@@ -187,7 +196,7 @@ def _wait_until_answering(
     children: list[subprocess.Popen[bytes]], args: argparse.Namespace
 ) -> None:
     """Return once the MCP server and the API both answer /health; fail if a child exits."""
-    import httpx
+    import httpx2 as httpx  # (httpx itself is a dev dependency only)
 
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     if ":" in probe_host:

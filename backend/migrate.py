@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from backend.config import ConfigError, get_settings
+from backend.datadir import private_dir
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATE_HINT = "run `todo-agent migrate` (with the same DATABASE_URL) first"
@@ -41,7 +42,7 @@ def upgrade(url: str | None = None) -> None:
     settings = get_settings()
     target = url or settings.resolved_database_url
     if target.startswith("sqlite") and url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     command.upgrade(alembic_config(target), "head")
 
 

@@ -26,6 +26,7 @@ from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
+from mcp_server.limits import PerUserRateLimit
 from mcp_server.token_hint import TokenHintOn401
 from mcp_server.tools import add_tools, validation_message
 
@@ -136,11 +137,15 @@ def build_app(settings: Settings | None = None) -> Starlette:
         transport_security=transport_security(settings),
     )
     app.add_middleware(TokenHintOn401)  # a 401 that names `todo-agent token`
+
+    app.add_middleware(PerUserRateLimit, settings=settings)
     return app
 
 
 def run_http(host: str, port: int) -> int:
     import uvicorn
+
+    from backend.serving import uvicorn_options
 
     settings = get_settings()
     app = build_app(settings)
@@ -150,9 +155,7 @@ def run_http(host: str, port: int) -> int:
         app,
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0
 

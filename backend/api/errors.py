@@ -21,6 +21,7 @@ from backend.chat.mcp_client import TaskServerError
 from backend.chat.providers import ModelUnavailableError
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
 from backend.content_type import explain_content_type
+from backend.dbwork import DatabaseBusyError
 from backend.errors import Problem, problem_for
 from backend.ratelimit import RateLimitExceeded
 from backend.schemas import ChatInputError, ErrorDetail
@@ -38,6 +39,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     RateLimitExceeded,
     TaskServerError,
     ModelUnavailableError,
+    DatabaseBusyError,
 )
 
 
@@ -52,6 +54,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("The token belongs to another user than the path"),
     404: _error("No such task or conversation for this user"),
     413: _error("Request body too large"),
+    429: _error("Too many requests (API_RATE_LIMIT, or too many at once); see Retry-After"),
     503: _error("The database (or, for chat, the model or the task server) is unavailable"),
 }
 

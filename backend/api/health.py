@@ -1,14 +1,12 @@
-"""Liveness and readiness."""
+"""Liveness and readiness (what `/ready` checks: backend/readiness.py)."""
 
 from __future__ import annotations
 
-import httpx2
-from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.deps import SettingsDep
-from backend.migrate import database_checks
+from backend.readiness import ReadinessCache, is_ready
 
 router = APIRouter(tags=["health"])
 
@@ -18,26 +16,18 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _mcp_ok(url: str) -> bool:
-    # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
-    try:
-        async with httpx2.AsyncClient(timeout=2.0) as client:
-            await client.get(url)
-        return True
-    except httpx2.HTTPError:
-        return False
-
-
 @router.get(
     "/ready",
-    responses={503: {"description": "The database or the MCP server is down, or not migrated"}},
+    responses={
+        503: {"description": "The secret, the database, its schema or the MCP server is not usable"}
+    },
 )
-async def ready(settings: SettingsDep) -> JSONResponse:
-    checks = {
-        **await run_in_threadpool(database_checks),
-        "mcp_server": "ok" if await _mcp_ok(settings.mcp_server_url) else "unavailable",
-    }
-    healthy = all(value in ("ok", "current") for value in checks.values())
+async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
+    cache = getattr(request.app.state, "readiness", None)
+    if cache is None:
+        cache = request.app.state.readiness = ReadinessCache()
+    checks = await cache.checks_for(settings)
+    healthy = is_ready(checks)
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status_code=200 if healthy else 503,

@@ -20,6 +20,7 @@ import openai
 from agents import MaxTurnsExceeded, ModelBehaviorError, UserError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from backend.chat.cancel import NoTurnRunningError
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.mcp_client import TaskServerAuthError, TaskServerUnavailable
 from backend.chat.providers import ModelUnavailableError
@@ -61,6 +62,7 @@ PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], 
     ((TaskNotFoundError,), _own_text(404)),
     ((ConversationNotFoundError,), _fixed(404, "Conversation not found")),
     ((TurnInProgressError,), _own_text(409, **{"Retry-After": "2"})),
+    ((NoTurnRunningError,), _own_text(409)),
     ((KeyStillRunningError,), _own_text(409, **{"Retry-After": "5"})),
     ((KeyReusedError,), _own_text(422)),
     ((RateLimitExceeded,), _rate_limited),

@@ -12,7 +12,10 @@ What is stored keeps the history in step with the task list:
 - failure before any tool ran: nothing (a conversation created for the turn is removed), so a
   retry is clean;
 - failure after a tool ran: the user message and an assistant message holding the tool calls
-  that ran and a note that the reply failed.
+  that ran and a note that the reply failed;
+- stopped (`TurnRun.cancel`, or a cancel request on any replica, see `backend.chat.cancel`): the
+  user message and an assistant message saying the reply was stopped and what was done before,
+  with the tool calls that ran; no half-written text.
 
 The turn runs in its own task so that a client that goes away mid-stream does not cut it short:
 it finishes, and is stored, exactly as if someone were still listening. That task also opens
@@ -22,6 +25,7 @@ and closes the MCP connection, which must happen in one task.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
 from fastapi.concurrency import run_in_threadpool
 
-from backend.chat import claims, delete_guard, idempotency
+from backend.chat import cancel, claims, delete_guard, idempotency
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallLog, ToolCallRecord, replay
@@ -78,6 +82,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ToolStarted:
+    """A tool is running (the WebSocket channel shows it as `typing`; SSE has no such event)."""
+
+    tool: str
+
+
+@dataclass(frozen=True)
 class ToolCalled:
     call: ToolCallRecord
 
@@ -111,7 +122,7 @@ class TurnFailed:
         return self.problem.detail
 
 
-TurnEvent = TurnStarted | TextDelta | ToolCalled | TurnDone | TurnFailed
+TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolCalled | TurnDone | TurnFailed
 
 
 # --- preparing ---------------------------------------------------------------------------
@@ -200,10 +211,25 @@ def _interrupted_reply(detail: str) -> str:
     return f"Sorry, I could not finish this reply ({detail}). The actions listed above were done."
 
 
+# --- cancel (#22): what a stopped turn says and stores ----------------------------------------
+
+
+def _stopped_reply(records: list[ToolCallRecord]) -> str:
+    if not records:
+        return "Stopped. Nothing was done before stopping."
+    done = "; ".join(f"{record.tool} {json.dumps(record.parameters)}" for record in records)
+    return f"Stopped. Done before stopping: {done}."
+
+
 class TurnRun:
-    """A running turn. `events()` yields its events; the turn goes on if nobody listens."""
+    """A running turn. `events()` yields its events; the turn goes on if nobody listens.
+
+    `cancel()` stops it (see `_execute`); `TurnRun.local` finds the turns running in this process
+    by conversation, for a cancel request that lands here.
+    """
 
     _running: set[asyncio.Task[None]] = set()  # strong references until each turn is done
+    local: dict[int, TurnRun] = {}  # conversation id: its running turn, in this process
 
     def __init__(
         self,
@@ -214,9 +240,23 @@ class TurnRun:
     ) -> None:
         self.prepared = prepared
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self.stopped = False  # the turn was cut short by `cancel` (set once its model call ends)
+        conversation_id = prepared.claimed.conversation_id
         task = asyncio.get_running_loop().create_task(self._run(model, settings, task_servers))
         TurnRun._running.add(task)
+        TurnRun.local[conversation_id] = self
         task.add_done_callback(TurnRun._running.discard)
+        task.add_done_callback(lambda _: TurnRun.local.pop(conversation_id, None))
+        self._task = task
+
+    def cancel(self) -> None:
+        """Stop the turn now: the model call (or tool) in flight is cancelled; what ran is kept."""
+        self._stop.set()
+
+    async def finished(self) -> None:
+        """Wait until the turn has ended and been stored (its events need not be read)."""
+        await asyncio.shield(self._task)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         while (event := await self._queue.get()) is not None:
@@ -246,35 +286,20 @@ class TurnRun:
         task_servers: TaskServerClient,
         emit: Callable[[TurnEvent], None],
     ) -> TurnDone | TurnFailed:
-        request, claimed = self.prepared.request, self.prepared.claimed
+        claimed = self.prepared.claimed
         calls = ToolCallLog()
+        # The conversation runs in a task of its own, so that a cancel can stop it mid-call.
+        agent = asyncio.create_task(self._converse(model, settings, task_servers, calls, emit))
+        watcher = asyncio.create_task(self._watch_for_cancel(agent, settings))
         try:
-            # A turn never outlives its claim, so two turns never run in one conversation.
-            async with asyncio.timeout(settings.turn_claim_seconds):
-                async with task_servers.connect(request.token, settings) as server:
-                    history = replay(claimed.history)
-                    guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
-                        request.message, history, settings.delete_confirm_threshold
-                    )
-                    result = Runner.run_streamed(
-                        build_agent(server, model),
-                        input=[*history, {"role": "user", "content": request.message}],
-                        context=ChatContext(request.user_id, claimed.conversation_id, guard),
-                        max_turns=MAX_TURNS,
-                        run_config=RunConfig(
-                            tracing_disabled=not settings.tracing, workflow_name="Todo chat"
-                        ),
-                    )
-                    async for event in result.stream_events():
-                        self._forward(event, calls, emit)
-                    reply = "" if result.final_output is None else str(result.final_output)
-                    if result.interruptions:  # delete guard: deletes held back, ask the user
-                        reply = delete_guard.hold(result.interruptions, calls.finished)
-                    if not reply.strip():
-                        # A provider stream of garbage (chunks without choices) ends without an
-                        # error but with nothing to say: a failure, not an empty stored reply.
-                        raise ModelBehaviorError("the model returned an empty answer")
+            reply = await agent
+        except asyncio.CancelledError:
+            if not self.stopped:
+                raise  # the turn itself was cancelled (shutdown), not stopped by `cancel`
+            return await self._record_stopped(calls)
         except Exception as exc:
+            if self.stopped:  # the cancel surfaced as the MCP client's error: still a stop
+                return await self._record_stopped(calls)
             problem = problem_for(exc)
             if problem.status >= 500 and not isinstance(exc, TaskServerError):
                 log.warning(
@@ -294,8 +319,88 @@ class TurnRun:
             else:
                 await run_in_threadpool(self._abandon)
             return TurnFailed(problem)
+        finally:
+            watcher.cancel()
         done = TurnDone(claimed.conversation_id, reply, calls.records())
         await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
+        return done
+
+    async def _converse(
+        self,
+        model: Model,
+        settings: Settings,
+        task_servers: TaskServerClient,
+        calls: ToolCallLog,
+        emit: Callable[[TurnEvent], None],
+    ) -> str:
+        """Run the agent on the history and the new message; the reply to store."""
+        request, claimed = self.prepared.request, self.prepared.claimed
+        # A turn never outlives its claim, so two turns never run in one conversation.
+        async with asyncio.timeout(settings.turn_claim_seconds):
+            async with task_servers.connect(request.token, settings) as server:
+                history = replay(claimed.history)
+                guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
+                    request.message, history, settings.delete_confirm_threshold
+                )
+                result = Runner.run_streamed(
+                    build_agent(server, model),
+                    input=[*history, {"role": "user", "content": request.message}],
+                    context=ChatContext(request.user_id, claimed.conversation_id, guard),
+                    max_turns=MAX_TURNS,
+                    run_config=RunConfig(
+                        tracing_disabled=not settings.tracing, workflow_name="Todo chat"
+                    ),
+                )
+                async for event in result.stream_events():
+                    self._forward(event, calls, emit)
+                reply = "" if result.final_output is None else str(result.final_output)
+                if result.interruptions:  # delete guard: deletes held back, ask the user
+                    reply = delete_guard.hold(result.interruptions, calls.finished)
+                if not reply.strip():
+                    # A provider stream of garbage (chunks without choices) ends without an
+                    # error but with nothing to say: a failure, not an empty stored reply.
+                    raise ModelBehaviorError("the model returned an empty answer")
+                return reply
+
+    # --- cancel (#22) ----------------------------------------------------------------------
+
+    async def _watch_for_cancel(self, agent: asyncio.Task[str], settings: Settings) -> None:
+        """Cancel `agent` when `cancel()` is called here, or a cancel request is found in the
+        database (made on any replica; polled every `turn_cancel_poll_seconds`)."""
+        while not agent.done():
+            try:
+                async with asyncio.timeout(settings.turn_cancel_poll_seconds):
+                    await self._stop.wait()
+            except TimeoutError:
+                if not await self._cancel_requested_elsewhere():
+                    continue
+            self.stopped = True
+            agent.cancel()
+            return
+
+    async def _cancel_requested_elsewhere(self) -> bool:
+        request, claimed = self.prepared.request, self.prepared.claimed
+
+        def check() -> bool:
+            with session_scope() as session:
+                return cancel.cancel_requested(
+                    session=session,
+                    user_id=request.user_id,
+                    conversation_id=claimed.conversation_id,
+                    claim=claimed.claim,
+                )
+
+        try:
+            return await run_in_threadpool(check)
+        except Exception:  # the database is down: the turn goes on, the next poll retries
+            log.warning("could not check for a cancel request", exc_info=True)
+            return False
+
+    async def _record_stopped(self, calls: ToolCallLog) -> TurnDone:
+        """Store what ran before the stop (always the user message: the user saw it sent)."""
+        records = calls.records()
+        done = TurnDone(self.prepared.claimed.conversation_id, _stopped_reply(records), records)
+        await run_in_threadpool(self._store, done.response, records, 200, done.body())
         return done
 
     @staticmethod
@@ -306,6 +411,7 @@ class TurnRun:
         elif isinstance(event, RunItemStreamEvent):
             if event.name == "tool_called" and isinstance(event.item, ToolCallItem):
                 calls.call(event.item)
+                emit(ToolStarted(str(getattr(event.item.raw_item, "name", "tool"))))
             elif event.name == "tool_output" and isinstance(event.item, ToolCallOutputItem):
                 record = calls.output(event.item)
                 if record is not None:

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from backend.auth import AuthError, Principal, bearer_token, verify_token_async
 from backend.chat.mcp_client import TaskServerClient
 from backend.chat.providers import ModelProvider, ModelUnavailableError
+from backend.chat.running import RunningTurns
 from backend.chat.sockets import SocketConnections
 from backend.config import Settings
 from backend.db import get_session
@@ -80,6 +81,13 @@ async def get_socket_connections(request: HTTPConnection) -> SocketConnections:
 
 
 SocketConnectionsDep = Annotated[SocketConnections, Depends(get_socket_connections)]
+
+
+async def get_running_turns(request: HTTPConnection) -> RunningTurns:
+    return cast(RunningTurns, request.app.state.running_turns)
+
+
+RunningTurnsDep = Annotated[RunningTurns, Depends(get_running_turns)]
 
 
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:

@@ -18,6 +18,7 @@ from backend.api import chat, chat_cancel, chat_ws, conversations, health, tasks
 from backend.api.errors import API_ERRORS, CHAT_ERRORS, install_error_handlers
 from backend.chat.mcp_client import TaskServerClient
 from backend.chat.providers import ModelProvider, configure_sdk
+from backend.chat.running import RunningTurns
 from backend.chat.sockets import SocketConnections
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.model_provider = ModelProvider(settings)
     app.state.task_servers = TaskServerClient()
     app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
+    app.state.running_turns = RunningTurns()  # for a cancel request that lands here
     try:
         yield
     finally:

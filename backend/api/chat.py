@@ -32,6 +32,7 @@ from backend.deps import (
     ChatModelDep,
     CurrentUser,
     PrincipalDep,
+    RunningTurnsDep,
     SettingsDep,
     TaskServersDep,
     enforce_chat_rate_limit,
@@ -58,6 +59,7 @@ async def chat_turn(
     model: ChatModelDep,
     settings: SettingsDep,
     task_servers: TaskServersDep,
+    running: RunningTurnsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TurnRun | StoredAnswer:
     """The request's turn, started (it runs on even if the client goes away), or the stored
@@ -72,6 +74,8 @@ async def chat_turn(
     turn = await begin_turn(request, model=model, settings=settings, task_servers=task_servers)
     if isinstance(turn, StoredAnswer) and turn.status != 200:
         raise HTTPException(turn.status, turn.body.get("detail"))
+    if isinstance(turn, TurnRun):
+        running.add(turn)  # so that a cancel request on this process stops it at once
     return turn
 
 

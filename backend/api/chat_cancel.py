@@ -17,10 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from backend.chat import cancel
-from backend.chat.turn import TurnRun
+from backend.chat.running import RunningTurns
 from backend.config import Settings
 from backend.db import session_scope
-from backend.deps import CurrentUser, SettingsDep
+from backend.deps import CurrentUser, RunningTurnsDep, SettingsDep
 from backend.schemas import CancelResult
 
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
@@ -44,11 +44,10 @@ def _released(user_id: str, conversation_id: int, claim: str) -> bool:
 
 
 async def _wait_until_stored(
-    user_id: str, conversation_id: int, claim: str, settings: Settings
+    user_id: str, conversation_id: int, claim: str, settings: Settings, running: RunningTurns
 ) -> bool:
-    local = TurnRun.local.get(conversation_id)
-    mine = local is not None and local.prepared.request.user_id == user_id
-    if local is not None and mine and local.prepared.claimed.claim == claim:
+    local = running.find(user_id, conversation_id, claim)
+    if local is not None:
         local.cancel()  # running here: no need to wait for its poll
         try:
             async with asyncio.timeout(EXTRA_WAIT_SECONDS):
@@ -75,10 +74,13 @@ async def _wait_until_stored(
     },
 )
 async def cancel_turn(
-    user_id: CurrentUser, conversation_id: ConversationId, settings: SettingsDep
+    user_id: CurrentUser,
+    conversation_id: ConversationId,
+    settings: SettingsDep,
+    running: RunningTurnsDep,
 ) -> Any:
     """Stop the reply being written in the conversation; what ran before is stored."""
     claim = await run_in_threadpool(_flag, user_id, conversation_id)
-    stopped = await _wait_until_stored(user_id, conversation_id, claim, settings)
+    stopped = await _wait_until_stored(user_id, conversation_id, claim, settings, running)
     body = CancelResult(conversation_id=conversation_id, stopped=stopped)
     return JSONResponse(body.model_dump(), status_code=200 if stopped else 202)

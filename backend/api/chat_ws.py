@@ -37,11 +37,13 @@ from backend.api.chat_events import chat_event, replayed
 from backend.auth import LEEWAY_SECONDS, AuthError, Principal, verify_token_async
 from backend.chat.idempotency import StoredAnswer
 from backend.chat.mcp_client import TaskServerClient
+from backend.chat.running import RunningTurns
 from backend.chat.turn import ToolStarted, TurnRequest, TurnRun, TurnStarted, begin_turn
 from backend.config import Settings
 from backend.deps import (
     ChatModelDep,
     RateLimiterDep,
+    RunningTurnsDep,
     SettingsDep,
     SocketConnectionsDep,
     TaskServersDep,
@@ -72,6 +74,7 @@ TOO_MANY = 4429
 BEARER = "bearer"
 
 FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+clock = time.time  # what token expiry is checked against (tests move it forward)
 
 
 class Refused(Exception):
@@ -133,6 +136,7 @@ async def chat_ws(
     task_servers: TaskServersDep,
     limiter: RateLimiterDep,
     connections: SocketConnectionsDep,
+    running: RunningTurnsDep,
 ) -> None:
     """The chat channel; see the module docstring and docs/websocket.md."""
     token = _offered_token(websocket)
@@ -149,7 +153,7 @@ async def chat_ws(
         if not connections.open(user_id, settings.ws_max_connections_per_user):
             raise Refused(TOO_MANY, "Too many open chat connections")
         counted = True
-        channel = ChatChannel(websocket, principal, settings, model, task_servers, limiter)
+        channel = ChatChannel(websocket, principal, settings, model, task_servers, limiter, running)
         await channel.serve()
     except Refused as refused:
         await _close(websocket, refused.code, refused.reason)
@@ -179,9 +183,11 @@ class ChatChannel:
         model: Model,
         task_servers: TaskServerClient,
         limiter: RateLimiter,
+        running: RunningTurns,
     ) -> None:
         self.websocket, self.principal, self.settings = websocket, principal, settings
         self.model, self.task_servers, self.limiter = model, task_servers, limiter
+        self.running = running
         self.turn: TurnRun | None = None
         self._forwarding: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
@@ -228,17 +234,20 @@ class ChatChannel:
         if text is None:
             await self.error(Problem(422, "Frames are JSON text"))
             return
-        if self.principal.expires_at + LEEWAY_SECONDS < time.time():
-            raise Refused(UNAUTHENTICATED, "Token expired")
         try:
             frame = FRAMES.validate_json(text)
         except ValidationError as exc:
-            await self.error(Problem(422, _invalid(exc)))
-            return
-        if isinstance(frame, PingFrame):
-            await self.send(PongEvent())
-        elif isinstance(frame, AuthFrame):  # a fresh token for the same user
+            frame = None
+            invalid = _invalid(exc)
+        if isinstance(frame, AuthFrame):  # a fresh token for the same user, even once expired
             self.principal = await _verify(frame.token, self.principal.user_id, self.settings)
+            return
+        if self.principal.expires_at + LEEWAY_SECONDS < clock():
+            raise Refused(UNAUTHENTICATED, "Token expired")
+        if frame is None:
+            await self.error(Problem(422, invalid))
+        elif isinstance(frame, PingFrame):
+            await self.send(PongEvent())
         elif isinstance(frame, CancelFrame):
             await self.cancel()
         elif isinstance(frame, MessageFrame):
@@ -281,7 +290,7 @@ class ChatChannel:
                 for event in replayed(turn.body):
                     await self.send(event)
             return
-        self.turn = turn
+        self.turn = self.running.add(turn)
         self._forwarding = asyncio.create_task(self._forward(turn))
 
     async def _check_rate_limit(self) -> None:

@@ -8,7 +8,7 @@ and to a live claim), and every running turn polls that column for its own claim
 
 On the process that runs the turn a stop also takes effect at once, without the poll: the
 WebSocket channel holds its `TurnRun`, and the HTTP route finds it in this process's table of
-running turns (`backend.chat.turn.TurnRun.local`).
+running turns (`backend.chat.running`, one per app).
 
 The flag names one claim, a fresh random value per turn, so a stale flag never stops a later turn;
 it is overwritten by the next stop request and needs no clean-up.

@@ -224,12 +224,10 @@ def _stopped_reply(records: list[ToolCallRecord]) -> str:
 class TurnRun:
     """A running turn. `events()` yields its events; the turn goes on if nobody listens.
 
-    `cancel()` stops it (see `_execute`); `TurnRun.local` finds the turns running in this process
-    by conversation, for a cancel request that lands here.
+    `cancel()` stops it (see `_execute`).
     """
 
     _running: set[asyncio.Task[None]] = set()  # strong references until each turn is done
-    local: dict[int, TurnRun] = {}  # conversation id: its running turn, in this process
 
     def __init__(
         self,
@@ -242,12 +240,9 @@ class TurnRun:
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
         self._stop = asyncio.Event()
         self.stopped = False  # the turn was cut short by `cancel` (set once its model call ends)
-        conversation_id = prepared.claimed.conversation_id
         task = asyncio.get_running_loop().create_task(self._run(model, settings, task_servers))
         TurnRun._running.add(task)
-        TurnRun.local[conversation_id] = self
         task.add_done_callback(TurnRun._running.discard)
-        task.add_done_callback(lambda _: TurnRun.local.pop(conversation_id, None))
         self._task = task
 
     def cancel(self) -> None:
@@ -257,6 +252,9 @@ class TurnRun:
     async def finished(self) -> None:
         """Wait until the turn has ended and been stored (its events need not be read)."""
         await asyncio.shield(self._task)
+
+    def when_finished(self, callback: Callable[[], None]) -> None:
+        self._task.add_done_callback(lambda _: callback())
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         while (event := await self._queue.get()) is not None:

@@ -28,7 +28,6 @@ import time
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from agents import Model
 from fastapi import APIRouter, Path, WebSocket
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect
@@ -37,16 +36,18 @@ from backend.api.chat_events import chat_event, replayed
 from backend.auth import LEEWAY_SECONDS, AuthError, Principal, verify_token_async
 from backend.chat.idempotency import StoredAnswer
 from backend.chat.mcp_client import TaskServerClient
+from backend.chat.providers import ModelProvider
 from backend.chat.running import RunningTurns
 from backend.chat.turn import ToolStarted, TurnRequest, TurnRun, TurnStarted, begin_turn
 from backend.config import Settings
 from backend.deps import (
-    ChatModelDep,
+    ModelProviderDep,
     RateLimiterDep,
     RunningTurnsDep,
     SettingsDep,
     SocketConnectionsDep,
     TaskServersDep,
+    get_chat_model,
 )
 from backend.errors import Problem, problem_for
 from backend.ratelimit import RateLimiter, RateLimitExceeded
@@ -132,7 +133,7 @@ async def chat_ws(
     websocket: WebSocket,
     user_id: Annotated[str, Path(max_length=128)],
     settings: SettingsDep,
-    model: ChatModelDep,
+    models: ModelProviderDep,
     task_servers: TaskServersDep,
     limiter: RateLimiterDep,
     connections: SocketConnectionsDep,
@@ -153,7 +154,9 @@ async def chat_ws(
         if not connections.open(user_id, settings.ws_max_connections_per_user):
             raise Refused(TOO_MANY, "Too many open chat connections")
         counted = True
-        channel = ChatChannel(websocket, principal, settings, model, task_servers, limiter, running)
+        channel = ChatChannel(
+            websocket, principal, settings, models, task_servers, limiter, running
+        )
         await channel.serve()
     except Refused as refused:
         await _close(websocket, refused.code, refused.reason)
@@ -180,13 +183,13 @@ class ChatChannel:
         websocket: WebSocket,
         principal: Principal,
         settings: Settings,
-        model: Model,
+        models: ModelProvider,
         task_servers: TaskServerClient,
         limiter: RateLimiter,
         running: RunningTurns,
     ) -> None:
         self.websocket, self.principal, self.settings = websocket, principal, settings
-        self.model, self.task_servers, self.limiter = model, task_servers, limiter
+        self.models, self.task_servers, self.limiter = models, task_servers, limiter
         self.running = running
         self.turn: TurnRun | None = None
         self._forwarding: asyncio.Task[None] | None = None
@@ -265,6 +268,8 @@ class ChatChannel:
             return
         try:
             await self._check_rate_limit()
+            # A model per turn, as on the HTTP routes (ModelUnavailableError: a 503 error frame).
+            model = await get_chat_model(self.models)
             turn = await begin_turn(
                 TurnRequest(
                     user_id=self.principal.user_id,
@@ -273,7 +278,7 @@ class ChatChannel:
                     conversation_id=frame.conversation_id,
                     idempotency_key=frame.idempotency_key,
                 ),
-                model=self.model,
+                model=model,
                 settings=self.settings,
                 task_servers=self.task_servers,
             )

@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from backend.config import Settings
-from backend.deps import get_chat_model
+from backend.deps import get_model_provider
 from backend.main import create_app
 from tests.support.chat import chat
 from tests.support.serving import serving
@@ -70,12 +70,22 @@ class Live:
             yield ws
 
 
+class ScriptedProvider:
+    """The app's model provider, serving `model` to every turn of every route."""
+
+    def __init__(self, model: ScriptedModel) -> None:
+        self.scripted = model
+
+    def model(self) -> ScriptedModel:
+        return self.scripted
+
+
 @contextmanager
 def live_app(settings: Settings, steps: list[Any], **changes: Any) -> Iterator[Live]:
     app_settings = settings.model_copy(update=changes)
     app = create_app(app_settings)
     scripted = ScriptedModel(steps)
-    app.dependency_overrides[get_chat_model] = lambda: scripted
+    app.dependency_overrides[get_model_provider] = lambda: ScriptedProvider(scripted)
     with serving(app) as base_url:
         yield Live(base_url, scripted, app_settings)
     scripted.assert_complete()
@@ -389,6 +399,20 @@ def test_cancel_after_a_tool_ran_records_the_tool_and_its_effect(settings):
             ("assistant", done["response"], ["add_task"]),
         ]
         assert task_titles(live) == ["Buy milk"]
+
+
+def test_a_model_that_cannot_be_built_is_a_503_error_frame_not_a_failed_handshake(settings):
+    app = create_app(settings.model_copy(update={"model": "gpt-4.1-mini", "openai_api_key": None}))
+    with serving(app) as base_url:
+        url = base_url.replace("http://", "ws://") + "/api/alice/chat/ws"
+        with connect(url, subprotocols=["bearer", token("alice")]) as ws:  # type: ignore[list-item]
+            assert receive(ws)["type"] == "connection"
+            send(ws, type="message", message="hello")
+            assert receive(ws) == {
+                "type": "error",
+                "status": 503,
+                "detail": "The model is not available; check the MODEL settings",
+            }
 
 
 def test_cancel_with_nothing_running_is_an_error_event(settings):

@@ -111,7 +111,8 @@ export class Chat {
     this.lastMessage = null;
     this.waitTimer = null;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new ChatSocket(`${scheme}//${location.host}${this.base}/chat/ws`, api.getToken);
+    this.socket = new ChatSocket(
+      `${scheme}//${location.host}${this.base}/chat/ws`, api.getToken, api.onUnauthorized);
     this.socketFailed = false; // after one failed connect, this page stays on SSE
     this.viaSocket = false; // the running turn's channel
 

@@ -9,10 +9,14 @@ import { ApiError, messageFor } from "./api.js";
 const CONNECT_TIMEOUT_MS = 5000;
 
 export class ChatSocket {
-  /** url: ws(s)://host/api/{user}/chat/ws; getToken() returns the current bearer token. */
-  constructor(url, getToken) {
+  /**
+   * url: ws(s)://host/api/{user}/chat/ws; getToken() returns the current bearer token;
+   * onUnauthorized(error) runs when the server closes with 4401 (the token expired), as on HTTP.
+   */
+  constructor(url, getToken, onUnauthorized) {
     this.url = url;
     this.getToken = getToken;
+    this.onUnauthorized = onUnauthorized;
     this.ws = null;
     this.limits = null;
     this.pinger = null;
@@ -87,9 +91,13 @@ export class ChatSocket {
         wake = null;
         const frame = queue.shift();
         if (frame.type === "aborted") throw new DOMException("left the reply", "AbortError");
+        if (frame.type === "closed" && frame.code === 4401) {
+          const error = new ApiError(401, messageFor(401));
+          this.onUnauthorized(error);
+          throw error;
+        }
         if (frame.type === "closed") {
-          const status = frame.code === 4401 ? 401 : 0;
-          throw new ApiError(status, status ? messageFor(401) : "The connection was lost before the reply finished. Try again.");
+          throw new ApiError(0, "The connection was lost before the reply finished. Try again.");
         }
         if (frame.type === "typing") continue;
         yield frame;

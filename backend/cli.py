@@ -14,9 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
-from backend.config import ConfigError, get_settings
+from backend.config import ConfigError, Settings, get_settings
 
 DEMO_USER = "demo"
 DEMO_TOKEN_TTL = 7 * 24 * 3600
@@ -44,6 +45,20 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_metrics(settings: Settings, host: str, workers: int = 1) -> None:
+    """Several workers count into one folder (prometheus-client's multiprocess mode); METRICS_PORT
+    gets its own /metrics server in this process, which with workers is their supervisor."""
+    if not settings.metrics_enabled:
+        return
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported here or in a worker: it reads this at import.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="todo-agent-metrics-")
+    if settings.metrics_port:
+        from backend.observability.metrics import start_metrics_server
+
+        start_metrics_server(host, settings.metrics_port)
+
+
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -54,6 +69,7 @@ def _api(args: argparse.Namespace) -> int:
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
     check_model_settings(settings)  # and on a model named with no way to reach it
     configure_logging(settings.log_level)
+    _serve_metrics(settings, args.host, args.workers)
     uvicorn.run(
         "backend.main:create_app",
         factory=True,
@@ -74,6 +90,7 @@ def _mcp(args: argparse.Namespace) -> int:
     settings.jwt_secret  # noqa: B018
     if args.stdio:
         return run_stdio()
+    _serve_metrics(settings, args.host)
     return run_http(host=args.host, port=args.port)
 
 
@@ -86,9 +103,15 @@ def _serve(args: argparse.Namespace) -> int:
     upgrade()
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
+    # Two processes on one host: the MCP server's /metrics goes on the next port.
+    mcp_env = (
+        dict(env, METRICS_PORT=str(settings.metrics_port + 1)) if settings.metrics_port else env
+    )
     me = [sys.executable, "-m", "backend.cli"]
     children = [
-        subprocess.Popen([*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)], env=env),
+        subprocess.Popen(
+            [*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)], env=mcp_env
+        ),
         subprocess.Popen([*me, "api", "--host", args.host, "--port", str(args.port)], env=env),
     ]
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
+    # Prometheus /metrics (backend.observability). METRICS_PORT: on a port of its own instead.
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
     @classmethod

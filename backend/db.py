@@ -16,15 +16,19 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from backend.config import get_settings
+from backend.observability.database import ObservedQueuePool, observe_engine
 
 
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """An engine for `url`; `pooled=False` for one-off work such as migrations."""
     if url.startswith("sqlite"):
+        in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        # A file database gets a QueuePool (SQLAlchemy's default for files) that times checkouts.
+        poolclass = NullPool if not pooled else (None if in_memory else ObservedQueuePool)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            **({} if pooled else {"poolclass": NullPool}),
+            **({"poolclass": poolclass} if poolclass else {}),
         )
 
         @event.listens_for(engine, "connect")
@@ -36,10 +40,19 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        return engine
+        return observe_engine(engine)
     if not pooled:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+        return observe_engine(create_engine(url, poolclass=NullPool))
+    return observe_engine(
+        create_engine(
+            url,
+            poolclass=ObservedQueuePool,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+    )
 
 
 @lru_cache

@@ -17,6 +17,7 @@ from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
+from backend.observability.app import observe_api
 
 log = logging.getLogger("backend")
 
@@ -119,4 +120,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    observe_api(app, settings)  # /metrics, request metrics (outermost), traces when OTEL_* ask
     return app

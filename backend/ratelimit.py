@@ -27,6 +27,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 
 from backend.config import Settings
 from backend.deps import CurrentUser, SettingsDep
+from backend.observability.metrics import count_rate_limited
 
 log = logging.getLogger("backend.ratelimit")
 
@@ -207,6 +208,7 @@ async def enforce_chat_rate_limit(
         return
     decision = await _chat_limiter(request.app, settings).hit(f"chat:{user_id}")
     if not decision.allowed:
+        count_rate_limited("chat")
         seconds = max(1, math.ceil(decision.retry_after))
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,

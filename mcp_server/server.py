@@ -25,8 +25,10 @@ from starlette.responses import JSONResponse
 from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
+from backend.observability.app import observe_mcp_app
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
-from mcp_server.tools import register_tools, validation_message
+from mcp_server.observability import ToolMetricsMiddleware
+from mcp_server.tools import TOOLS, register_tools, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         auth=AuthSettings(issuer_url="http://127.0.0.1", resource_server_url=None),
     )
     register_tools(server)
+    server.middleware.append(ToolMetricsMiddleware(tool.__name__ for tool in TOOLS))
 
     @server.custom_route("/health", methods=["GET"])
     async def health(_: Request) -> JSONResponse:
@@ -112,12 +115,14 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
 def build_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app: POST /mcp (bearer token required), GET /health."""
     settings = settings or get_settings()
-    return build_server(settings).streamable_http_app(
+    app = build_server(settings).streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,
         json_response=True,
         transport_security=transport_security(settings),
     )
+    observe_mcp_app(app, settings)  # GET /metrics, request metrics, traces when OTEL_* ask
+    return app
 
 
 def run_http(host: str, port: int) -> int:

@@ -40,6 +40,7 @@ from backend.chat.turn import (
 )
 from backend.deps import CurrentUser, PrincipalDep, SettingsDep
 from backend.models import clean_text
+from backend.observability.turns import count_rejected_turn
 from backend.ratelimit import enforce_chat_rate_limit
 
 MESSAGE_MAX = 4000
@@ -95,6 +96,7 @@ async def _prepare(
     try:
         return await prepare_turn(request, settings)
     except TurnRejectedError as exc:
+        count_rejected_turn()
         raise HTTPException(exc.status, exc.detail, headers=exc.headers) from None
 
 

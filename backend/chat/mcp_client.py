@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
+from backend.observability.tools import ObservedMCPServer
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
 @asynccontextmanager
 async def task_server(token: str, settings: Settings) -> AsyncIterator[MCPServerStreamableHttp]:
     """A connected MCP client acting as the token's user; raises TaskServerError if it can't."""
-    server = MCPServerStreamableHttp(
+    server = ObservedMCPServer(  # MCPServerStreamableHttp, counting and tracing each tool call
         params={
             "url": settings.mcp_server_url,
             "headers": {"Authorization": f"Bearer {token}"},

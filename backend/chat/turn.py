@@ -46,6 +46,9 @@ from backend.chat.history import ToolCallRecord, replay
 from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
 from backend.config import Settings
 from backend.db import session_scope
+from backend.observability.model import observed_model
+from backend.observability.tracing import tracing_enabled
+from backend.observability.turns import note_turn_failure, observed_turn
 
 log = logging.getLogger(__name__)
 
@@ -334,14 +337,19 @@ class TurnRun:
 
     async def _run(self, model: Model, settings: Settings) -> None:
         emit = self._queue.put_nowait
-        try:
-            emit(TurnStarted(self.prepared.claimed.conversation_id))
-            emit(await self._execute(model, settings, emit))
-        except Exception:  # storing failed (database down): the claim expires on its own
-            log.exception("a chat turn could not be stored")
-            emit(TurnFailed(503, "The database is unavailable; the reply was not saved"))
-        finally:
-            emit(None)
+        with observed_turn(self.prepared.claimed.conversation_id) as observed:  # metrics, span
+            try:
+                emit(TurnStarted(self.prepared.claimed.conversation_id))
+                outcome = await self._execute(model, settings, emit)
+                if isinstance(outcome, TurnDone):
+                    observed.outcome = "ok"
+                emit(outcome)
+            except Exception:  # storing failed (database down): the claim expires on its own
+                observed.outcome = "store_error"
+                log.exception("a chat turn could not be stored")
+                emit(TurnFailed(503, "The database is unavailable; the reply was not saved"))
+            finally:
+                emit(None)
 
     async def _execute(
         self, model: Model, settings: Settings, emit: Callable[[TurnEvent], None]
@@ -353,7 +361,7 @@ class TurnRun:
             async with asyncio.timeout(settings.turn_claim_seconds):
                 async with task_server(request.token, settings) as server:
                     result = Runner.run_streamed(
-                        build_agent(server, model),
+                        build_agent(server, observed_model(model, settings)),
                         input=[
                             *replay(claimed.history),
                             {"role": "user", "content": request.message},
@@ -361,7 +369,9 @@ class TurnRun:
                         context=ChatContext(request.user_id, claimed.conversation_id),
                         max_turns=MAX_TURNS,
                         run_config=RunConfig(
-                            tracing_disabled=not settings.tracing, workflow_name="Todo chat"
+                            # The SDK's spans go to OpenAI (TRACING) and/or to OpenTelemetry.
+                            tracing_disabled=not (settings.tracing or tracing_enabled()),
+                            workflow_name="Todo chat",
                         ),
                     )
                     async for event in result.stream_events():
@@ -372,6 +382,7 @@ class TurnRun:
                         # error but with nothing to say: a failure, not an empty stored reply.
                         raise ModelBehaviorError("the model returned an empty answer")
         except Exception as exc:
+            note_turn_failure(exc)
             status, detail = _failure(exc)
             if status >= 500 and not isinstance(exc, TaskServerError):
                 log.warning(

@@ -108,8 +108,9 @@ class _Installed:
 
 def install_bridge(*, keep_openai_export: bool) -> OpenTelemetryBridge:
     """Send the SDK's spans to OpenTelemetry (and, when TRACING=true, to OpenAI as well)."""
-    from agents import add_trace_processor, set_trace_processors
+    from agents import add_trace_processor, set_trace_processors, set_tracing_disabled
 
+    set_tracing_disabled(False)  # the SDK makes no spans at all while disabled
     if _Installed.bridge is None:
         _Installed.bridge = OpenTelemetryBridge()
         if keep_openai_export:

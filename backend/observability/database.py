@@ -43,9 +43,9 @@ class ObservedQueuePool(QueuePool):
         return connection
 
 
-def _update_gauges(pool: Any) -> None:
+def _update_gauges(pool: Any, returning: int = 0) -> None:
     if isinstance(pool, QueuePool):
-        DB_POOL_IN_USE.set(pool.checkedout())
+        DB_POOL_IN_USE.set(pool.checkedout() - returning)
         DB_POOL_OVERFLOW.set(max(0, pool.overflow()))
 
 
@@ -59,7 +59,8 @@ def observe_engine(engine: Engine) -> Engine:
 
         @event.listens_for(engine, "checkin")
         def _checked_in(*_: object) -> None:
-            _update_gauges(engine.pool)
+            # Fired before the pool takes the connection back: it still counts as checked out.
+            _update_gauges(engine.pool, returning=1)
 
     if tracing.tracing_enabled():
         tracing.trace_engine(engine)

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.mcp import MCPServerStreamableHttp
 from mcp.types import CallToolResult
+from mcp.types import Tool as MCPTool
 
 from backend.observability import agents_bridge
 from backend.observability.metrics import TOOL_CALLS, TOOL_DURATION, metrics_enabled
@@ -28,6 +29,10 @@ def record_tool_call(side: str, tool: str, outcome: str, seconds: float) -> None
 
 
 class ObservedMCPServer(MCPServerStreamableHttp):
+    async def list_tools(self, *args: Any, **kwargs: Any) -> list[MCPTool]:
+        with agents_bridge.bridged_span():  # the MCP request nests under the SDK's list span
+            return await super().list_tools(*args, **kwargs)
+
     async def call_tool(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> CallToolResult:

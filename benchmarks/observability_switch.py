@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Sink(BaseHTTPRequestHandler):
+    exports = 0  # OTLP requests received: proof that the services did export
+
     def do_POST(self) -> None:
+        _Sink.exports += 1
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -49,5 +53,6 @@ def service_env(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_address[1]}",
         }
     finally:
+        print(f"OTLP sink: {_Sink.exports} span exports received", file=sys.stderr)
         sink.shutdown()
         sink.server_close()

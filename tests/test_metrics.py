@@ -31,7 +31,8 @@ from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fi
     mcp_process_fixture,
     settings_fixture,
 )
-from tests.servers import ServiceProcess
+from tests.conftest import TEST_SECRET
+from tests.servers import ServiceProcess, free_port, running, service_env
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 TOOL_ERROR_CALL = function_call("delete_task", {"task_id": 4242}, call_id="call_del")
@@ -195,3 +196,17 @@ async def test_a_model_call_that_raises_is_counted_with_its_outcome(settings: Se
     with pytest.raises(openai.RateLimitError):
         await observed.get_response()
     assert moved(before, parse(render().decode()), counter, **labels) == 1
+
+
+def test_two_api_workers_report_one_sum_on_the_metrics_port(sqlite_url: str, tmp_path) -> None:
+    metrics_port = free_port()
+    env = service_env(sqlite_url, TEST_SECRET, tmp_path / "data", METRICS_PORT=str(metrics_port))
+    with running("api", env, tmp_path, options=["--workers", "2"]) as api:
+        metrics = httpx.Client(base_url=f"http://127.0.0.1:{metrics_port}", timeout=10)
+        labels = {"route": "/health", "method": "GET", "status": "200"}
+        before = value(scrape(metrics), "todo_agent_http_requests_total", **labels)
+        for _ in range(20):  # new connections: the kernel spreads them over both workers
+            assert httpx.get(f"{api.url}/health", timeout=10).status_code == 200
+        after = value(scrape(metrics), "todo_agent_http_requests_total", **labels)
+        assert httpx.get(f"{api.url}/metrics", timeout=10).status_code == 404  # not for users
+    assert after - before == 20

@@ -222,7 +222,7 @@ def test_agents_sdk_client_lists_and_calls_the_tools(database_url: str, tmp_path
 def test_agent_reads_tool_results_as_documented(
     mcp_service: ServiceProcess, use_structured_content: bool
 ) -> None:
-    """What an agent's model receives as function_call_output (see README, "MCP server")."""
+    """What an agent's model receives as function_call_output (docs/mcp-server.md, Agents SDK)."""
     user = random_user()
     model = ScriptedModel(
         [

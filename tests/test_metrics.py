@@ -32,6 +32,7 @@ from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fi
     settings_fixture,
 )
 from tests.conftest import TEST_SECRET
+from tests.fake_openai import FakeOpenAI
 from tests.servers import ServiceProcess, free_port, running, service_env
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -210,3 +211,41 @@ def test_two_api_workers_report_one_sum_on_the_metrics_port(sqlite_url: str, tmp
         after = value(scrape(metrics), "todo_agent_http_requests_total", **labels)
         assert httpx.get(f"{api.url}/metrics", timeout=10).status_code == 404  # not for users
     assert after - before == 20
+
+
+@pytest.fixture
+def provider_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The API with MODEL=fake-model at the loopback fake OpenAI-compatible server."""
+    with FakeOpenAI.running() as fake:
+        monkeypatch.setenv("MODEL", "fake-model")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        get_settings.cache_clear()
+        with TestClient(create_app(get_settings())) as test_client:
+            yield test_client
+
+
+def test_calls_to_a_real_provider_are_labelled_with_its_configuration(
+    provider_client: TestClient, headers: dict[str, str]
+) -> None:
+    before = scrape(provider_client)
+    # The fake adds a task named after the message, then replies: two model calls.
+    assert chat(provider_client, headers, "buy milk").status_code == 200
+    after = scrape(provider_client)
+    labels = {"provider": "openai_compatible", "model": "fake-model"}
+    assert moved(before, after, "todo_agent_model_requests_total", **labels, outcome="ok") == 2
+    duration = "todo_agent_model_request_duration_seconds_count"
+    assert moved(before, after, duration, **labels) == 2
+    # The Agents SDK asks only OpenAI itself for usage in a stream (stream_options), so an
+    # OpenAI-compatible server reports no tokens; the scripted model's usage is counted above.
+    assert moved(before, after, "todo_agent_model_tokens_total", **labels, direction="input") == 0
+
+
+def test_an_unreachable_task_server_counts_as_a_tool_error(
+    client: TestClient, model: ScriptedModel, headers: dict[str, str], monkeypatch
+) -> None:
+    monkeypatch.setenv("MCP_SERVER_URL", f"http://127.0.0.1:{free_port()}/mcp")
+    get_settings.cache_clear()
+    before = scrape(client)
+    assert chat(client, headers, "add milk").status_code == 503
+    after = scrape(client)
+    assert moved(before, after, "todo_agent_chat_turns_total", outcome="tool_error") == 1

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlmodel import Session
 
-from backend.auth import AuthError, Principal, bearer_token, verify_token
+from backend.auth import AuthError, Principal, bearer_token, verify_token_async
 from backend.config import Settings, get_settings
 from backend.db import get_session
 
@@ -26,7 +26,8 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     try:
-        principal = verify_token(bearer_token(request.headers.get("authorization")), settings)
+        token = bearer_token(request.headers.get("authorization"))
+        principal = await verify_token_async(token, settings)
     except AuthError as exc:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

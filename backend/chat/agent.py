@@ -8,6 +8,7 @@ from typing import Any
 from agents import Agent, Model, RunContextWrapper, Tool
 from agents.mcp import MCPServer
 
+from backend.chat.delete_guard import DeleteGuard, guard_tools
 from backend.chat.models import build_model, configure_sdk
 from backend.config import get_settings
 
@@ -35,6 +36,7 @@ class ChatContext:
 
     user_id: str
     conversation_id: int
+    delete_guard: DeleteGuard | None = None  # holds back deletes the message did not ask for
 
 
 class TodoAgent(Agent[ChatContext]):
@@ -53,7 +55,9 @@ class TodoAgent(Agent[ChatContext]):
         cached = self._mcp_tools_of_run
         if cached is not None and cached[0] is run_context:
             return list(cached[1])
-        tools = await super().get_mcp_tools(run_context)
+        tools = guard_tools(
+            await super().get_mcp_tools(run_context), run_context.context.delete_guard
+        )
         self._mcp_tools_of_run = (run_context, tools)
         return list(tools)
 

@@ -40,8 +40,9 @@ from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
 from fastapi.concurrency import run_in_threadpool
 
-from backend.chat import idempotency, store
+from backend.chat import delete_guard, idempotency, store
 from backend.chat.agent import ChatContext, build_agent
+from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallRecord, replay
 from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
 from backend.config import Settings
@@ -360,13 +361,14 @@ class TurnRun:
             # A turn never outlives its claim, so two turns never run in one conversation.
             async with asyncio.timeout(settings.turn_claim_seconds):
                 async with task_server(request.token, settings) as server:
+                    history = replay(claimed.history)
+                    guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
+                        request.message, history, settings.delete_confirm_threshold
+                    )
                     result = Runner.run_streamed(
                         build_agent(server, observed_model(model, settings)),
-                        input=[
-                            *replay(claimed.history),
-                            {"role": "user", "content": request.message},
-                        ],
-                        context=ChatContext(request.user_id, claimed.conversation_id),
+                        input=[*history, {"role": "user", "content": request.message}],
+                        context=ChatContext(request.user_id, claimed.conversation_id, guard),
                         max_turns=MAX_TURNS,
                         run_config=RunConfig(
                             # The SDK's spans go to OpenAI (TRACING) and/or to OpenTelemetry.
@@ -377,6 +379,8 @@ class TurnRun:
                     async for event in result.stream_events():
                         self._forward(event, calls, emit)
                     reply = "" if result.final_output is None else str(result.final_output)
+                    if result.interruptions:  # delete guard: deletes held back, ask the user
+                        reply = delete_guard.hold(result.interruptions, calls.finished)
                     if not reply.strip():
                         # A provider stream of garbage (chunks without choices) ends without an
                         # error but with nothing to say: a failure, not an empty stored reply.

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import uvicorn
@@ -22,6 +23,7 @@ from agents import set_trace_processors
 from agents.testing import ScriptedModel, assistant_message, function_call
 from fastapi.testclient import TestClient
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -33,7 +35,8 @@ from backend.logs import JsonFormatter
 from backend.main import create_app
 from backend.observability import agents_bridge, tracing
 from mcp_server.server import build_app
-from tests.servers import free_port
+from tests.conftest import TEST_SECRET
+from tests.servers import free_port, running, service_env
 
 TITLE = "Quokka groceries 7f3a"
 MESSAGE = f"please add {TITLE.lower()} to my list"
@@ -188,3 +191,84 @@ def test_tracing_stays_off_without_the_otel_variables(monkeypatch: pytest.Monkey
     assert tracing.requested_exporters({"OTEL_TRACES_EXPORTER": ""}) == []
     disabled = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
     assert tracing.requested_exporters(disabled) == []
+
+
+class _OtlpSink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP trace receiver: keeps (trace id, span name, attributes) of every span."""
+
+    received: list[tuple[int, str, dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attributes = {a.key: str(a.value) for a in span.attributes}
+                    trace_id = int.from_bytes(span.trace_id, "big")
+                    _OtlpSink.received.append((trace_id, span.name, attributes))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_sink() -> Iterator[str]:
+    _OtlpSink.received = []
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sink.server_address[1]}"
+    sink.shutdown()
+    sink.server_close()
+
+
+def test_the_mcp_server_process_continues_the_trace_over_otlp(
+    spans: InMemorySpanExporter,
+    otlp_sink: str,
+    sqlite_settings: Settings,
+    sqlite_url: str,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real `todo-agent mcp` process, configured by the OTEL_* variables alone."""
+    env = service_env(
+        sqlite_url,
+        TEST_SECRET,
+        tmp_path / "data",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink,
+        OTEL_BSP_SCHEDULE_DELAY="50",  # export within moments, not every 5 s
+    )
+    with running("mcp", env, tmp_path) as mcp:
+        monkeypatch.setenv("MCP_SERVER_URL", mcp.url)
+        get_settings.cache_clear()
+        with TestClient(create_app(get_settings())) as api:
+            api.app.state.chat_model = ScriptedModel(  # type: ignore[attr-defined]
+                [
+                    [function_call("add_task", {"title": TITLE}, call_id="call_add")],
+                    [assistant_message("Added it.")],
+                ]
+            )
+            token = mint_token("alice", sqlite_settings)
+            response = api.post(
+                "/api/alice/chat",
+                json={"message": MESSAGE},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 200, response.text
+        [turn] = [s for s in spans.get_finished_spans() if s.name == "chat turn"]
+        trace_id = turn.context.trace_id
+
+        def names_in_trace() -> set[str]:
+            return {name for tid, name, _ in _OtlpSink.received if tid == trace_id}
+
+        deadline = time.monotonic() + 30
+        while "tools/call add_task" not in names_in_trace() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "tools/call add_task" in names_in_trace(), mcp.log()[-2000:]
+    assert any(name.startswith("INSERT") for name in names_in_trace())  # the tool's SQL
+    for _, name, attributes in _OtlpSink.received:
+        assert not any(TITLE.lower() in value.lower() for value in attributes.values()), name

@@ -10,10 +10,10 @@ The MCP SDK itself traces each message (its `OpenTelemetryMiddleware`, on by def
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from backend.observability.tools import record_tool_call
@@ -29,8 +29,15 @@ def _is_error(result: HandlerResult) -> bool:
 
 
 class ToolMetricsMiddleware:
-    def __init__(self, tool_names: Iterable[str]) -> None:
-        self.tool_names = frozenset(tool_names)
+    def __init__(self, server: MCPServer) -> None:
+        self.server = server
+        self._tool_names: frozenset[str] | None = None
+
+    async def tool_names(self) -> frozenset[str]:
+        """The server's tools, listed once: all of them are declared before it serves."""
+        if self._tool_names is None:
+            self._tool_names = frozenset(tool.name for tool in await self.server.list_tools())
+        return self._tool_names
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -38,7 +45,7 @@ class ToolMetricsMiddleware:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         name = ctx.params.get("name") if ctx.params else None
-        tool = name if isinstance(name, str) and name in self.tool_names else UNKNOWN
+        tool = name if isinstance(name, str) and name in await self.tool_names() else UNKNOWN
         started = time.perf_counter()
         outcome = "failed"
         try:

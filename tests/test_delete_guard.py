@@ -10,7 +10,7 @@ import pytest
 from agents.testing import assistant_message, function_call
 
 from backend.chat.delete_guard import deletes_asked_for, is_confirmation
-from backend.config import get_settings
+from backend.deps import get_chat_model
 from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
     chat,
     chat_database_fixture,
@@ -21,6 +21,7 @@ from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fi
     settings_fixture,
     tasks,
 )
+from tests.conftest import override_settings
 
 
 @pytest.mark.parametrize(
@@ -106,10 +107,9 @@ def test_an_over_deleting_model_is_stopped_and_asks_then_yes_deletes(client, mod
     assert tasks(client, headers) == []
 
 
-def test_anything_but_yes_drops_the_held_deletes(client, model, headers, monkeypatch):
+def test_anything_but_yes_drops_the_held_deletes(client, model, headers):
     # Threshold 0: a message that asks for no delete allows none (the default 1 allows one).
-    monkeypatch.setenv("DELETE_CONFIRM_THRESHOLD", "0")
-    get_settings.cache_clear()
+    override_settings(client.app, delete_confirm_threshold=0)
     gym, rent = _seed(client, headers, ["Go to the gym", "Pay rent"])
     model.extend([_delete_all([gym, rent], "first")])
     body = chat(client, headers, "delete the gym task").json()
@@ -132,7 +132,7 @@ def test_an_explicit_bulk_delete_is_not_held(client, model, headers):
 def test_the_offline_model_asks_and_deletes_on_yes(client, headers):
     """The offline model deletes only the named task itself; the guard still stops a "delete
     them" after a listing, and the offline model performs the held deletes on "yes"."""
-    client.app.state.chat_model = None
+    client.app.dependency_overrides.pop(get_chat_model, None)  # the configured (offline) model
     _seed(client, headers, ["Go to the gym", "Pay rent"])
     listed = chat(client, headers, "show my tasks").json()
     asked = chat(client, headers, "delete them", listed["conversation_id"]).json()

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 import backend.auth
 from backend.config import Settings, get_settings
 from backend.db import get_engine
+from backend.deps import get_chat_model
 from backend.migrate import upgrade
 from tests.betterauth.support import (
     BetterAuthServer,
@@ -219,12 +220,13 @@ def test_chat_forwards_the_better_auth_token_to_the_mcp_server(
 ) -> None:
     """The tool runs in the MCP process, which verifies the forwarded token on its own."""
     alice = auth_server.users["alice"]
-    api.app.state.chat_model = ScriptedModel(  # type: ignore[attr-defined]
+    scripted = ScriptedModel(
         [
             [function_call("add_task", {"title": "chat milk"}, call_id="call_add")],
             [assistant_message("Added chat milk.")],
         ]
     )
+    api.app.dependency_overrides[get_chat_model] = lambda: scripted  # type: ignore[attr-defined]
 
     response = api.post(
         f"/api/{alice.id}/chat", json={"message": "add chat milk"}, headers=bearer(alice)

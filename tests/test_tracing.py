@@ -31,12 +31,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from backend.auth import mint_token
 from backend.config import Settings, get_settings
 from backend.db import get_engine
+from backend.deps import get_chat_model
 from backend.logs import JsonFormatter
 from backend.main import create_app
 from backend.observability import agents_bridge, tracing
 from mcp_server.server import build_app
-from tests.conftest import TEST_SECRET
-from tests.servers import free_port, running, service_env
+from tests.support.processes import free_port, running, service_env
+from tests.support.tokens import TEST_SECRET
 
 TITLE = "Quokka groceries 7f3a"
 MESSAGE = f"please add {TITLE.lower()} to my list"
@@ -120,7 +121,7 @@ def test_one_trace_runs_from_the_chat_request_through_the_tool_to_its_sql(
             [assistant_message(f"Added '{TITLE}'.")],
         ]
     )
-    api.app.state.chat_model = model  # type: ignore[attr-defined]
+    api.app.dependency_overrides[get_chat_model] = lambda: model  # type: ignore[attr-defined]
     lines = io.StringIO()
     handler = logging.StreamHandler(lines)
     handler.setFormatter(JsonFormatter())
@@ -246,12 +247,13 @@ def test_the_mcp_server_process_continues_the_trace_over_otlp(
         monkeypatch.setenv("MCP_SERVER_URL", mcp.url)
         get_settings.cache_clear()
         with TestClient(create_app(get_settings())) as api:
-            api.app.state.chat_model = ScriptedModel(  # type: ignore[attr-defined]
+            scripted = ScriptedModel(
                 [
                     [function_call("add_task", {"title": TITLE}, call_id="call_add")],
                     [assistant_message("Added it.")],
                 ]
             )
+            api.app.dependency_overrides[get_chat_model] = lambda: scripted  # type: ignore[attr-defined]
             token = mint_token("alice", sqlite_settings)
             response = api.post(
                 "/api/alice/chat",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from backend.config import get_settings
 from backend.db import get_engine
+from backend.deps import SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -31,18 +31,18 @@ def _database_ok() -> bool:
 async def _mcp_ok(url: str) -> bool:
     # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
     try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx2.AsyncClient(timeout=2.0) as client:
             await client.get(url)
         return True
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return False
 
 
 @router.get("/ready", responses={503: {"description": "The database or the MCP server is down"}})
-async def ready() -> JSONResponse:
+async def ready(settings: SettingsDep) -> JSONResponse:
     checks = {
         "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
-        "mcp_server": "ok" if await _mcp_ok(get_settings().mcp_server_url) else "unavailable",
+        "mcp_server": "ok" if await _mcp_ok(settings.mcp_server_url) else "unavailable",
     }
     healthy = all(value == "ok" for value in checks.values())
     return JSONResponse(

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from agents import Agent, Model, RunContextWrapper, Tool
 from agents.mcp import MCPServer
 
 from backend.chat.delete_guard import DeleteGuard, guard_tools
-from backend.chat.models import build_model, configure_sdk
-from backend.config import get_settings
 
 INSTRUCTIONS = """\
 You are a friendly assistant that manages the user's todo list with the tools you have:
@@ -69,19 +66,3 @@ def build_agent(mcp_server: MCPServer, model: Model) -> Agent[ChatContext]:
         model=model,
         mcp_servers=[mcp_server],
     )
-
-
-def chat_model(app: Any) -> Model:
-    """The model for one turn of `app`.
-
-    Built per turn, inside the event loop that runs it (cheap: the provider's HTTP client is
-    shared per loop). Tests put their own model, e.g. `agents.testing.ScriptedModel`, on
-    `app.state.chat_model`, which then serves every turn. Called by the routes after the request
-    is validated, so a rejected request never builds a model.
-    """
-    injected = getattr(app.state, "chat_model", None)
-    if injected is not None:
-        return injected
-    settings = get_settings()
-    configure_sdk(settings)
-    return build_model(settings)

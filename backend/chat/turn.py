@@ -1,8 +1,9 @@
 """One chat turn, used by both chat routes: the streaming route forwards its events, the plain
-route waits for the last one.
+route waits for the last one. Every way in calls `begin_turn` (= prepare_turn + start_turn)
+with the app's model, settings and MCP client (`backend.deps`).
 
     prepare_turn   idempotency check, claim the conversation, load the bounded history
-                   (short transactions; errors here are ordinary HTTP errors)
+                   (short transactions; raises domain errors, which `backend.errors` maps)
     start_turn     run the agent in a task of its own, with no database session held while the
                    model or a tool runs; then store the turn in one short transaction
 
@@ -21,51 +22,33 @@ and closes the MCP connection, which must happen in one task.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import openai
-from agents import (
-    MaxTurnsExceeded,
-    Model,
-    ModelBehaviorError,
-    RunConfig,
-    Runner,
-    UserError,
-)
+from agents import Model, ModelBehaviorError, RunConfig, Runner
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
 from fastapi.concurrency import run_in_threadpool
 
-from backend.chat import delete_guard, idempotency, store
+from backend.chat import claims, delete_guard, idempotency
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.delete_guard import DeleteGuard
-from backend.chat.history import ToolCallRecord, replay
-from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
+from backend.chat.history import ToolCallLog, ToolCallRecord, replay
+from backend.chat.mcp_client import TaskServerClient, TaskServerError
 from backend.config import Settings
 from backend.db import session_scope
+from backend.errors import Problem, problem_for
 from backend.observability.model import observed_model
 from backend.observability.tracing import tracing_enabled
-from backend.observability.turns import note_turn_failure, observed_turn
+from backend.observability.turns import count_rejected_turn, note_turn_failure, observed_turn
 
 log = logging.getLogger(__name__)
 
 MAX_TURNS = 10  # model calls per chat turn: enough for list → act → act → reply, bounded
 IDEMPOTENCY_WAIT_SECONDS = 30.0  # how long a retry waits for the first request to finish
-NO_RESULT = {"error": "The turn stopped before this tool answered; the change may have been made."}
-
-
-class TurnRejectedError(Exception):
-    """The turn cannot start. Raised before any streaming begins: an ordinary HTTP error."""
-
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers
+NOT_SAVED = Problem(503, "The database is unavailable; the reply was not saved")
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,7 @@ class TurnRequest:
 @dataclass(frozen=True)
 class PreparedTurn:
     request: TurnRequest
-    claimed: store.ClaimedTurn
+    claimed: claims.ClaimedTurn
     fingerprint: str | None
 
 
@@ -118,8 +101,17 @@ class TurnDone:
 
 @dataclass(frozen=True)
 class TurnFailed:
-    status: int
-    detail: str
+    """The turn failed; `problem` is what the caller is told (`backend.errors.problem_for`)."""
+
+    problem: Problem
+
+    @property
+    def status(self) -> int:
+        return self.problem.status
+
+    @property
+    def detail(self) -> str:
+        return self.problem.detail
 
 
 TurnEvent = TurnStarted | TextDelta | ToolCalled | TurnDone | TurnFailed
@@ -128,10 +120,10 @@ TurnEvent = TurnStarted | TextDelta | ToolCalled | TurnDone | TurnFailed
 # --- preparing ---------------------------------------------------------------------------
 
 
-def _claim(request: TurnRequest, settings: Settings) -> store.ClaimedTurn:
+def _claim(request: TurnRequest, settings: Settings) -> claims.ClaimedTurn:
     with session_scope() as session:
-        return store.claim_turn(
-            session,
+        return claims.claim_turn(
+            session=session,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
             first_message=request.message,
@@ -146,7 +138,7 @@ def _begin_idempotent(
     assert request.idempotency_key is not None
     with session_scope() as session:
         return idempotency.begin(
-            session,
+            session=session,
             user_id=request.user_id,
             key=request.idempotency_key,
             request_fingerprint=fingerprint,
@@ -158,25 +150,26 @@ def _release_key(request: TurnRequest) -> None:
     if request.idempotency_key is None:
         return
     with session_scope() as session:
-        idempotency.release(session, user_id=request.user_id, key=request.idempotency_key)
+        idempotency.release(session=session, user_id=request.user_id, key=request.idempotency_key)
         session.commit()
 
 
 async def _wait_for_first_answer(
     request: TurnRequest, fingerprint: str, settings: Settings
 ) -> idempotency.StoredAnswer | None:
-    """Retry of a request still running: poll for its answer (bounded), then 409."""
+    """Retry of a request still running: poll for its answer (bounded), then give up.
+
+    Raises idempotency.KeyStillRunningError, or KeyReusedError for a different request.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(IDEMPOTENCY_WAIT_SECONDS, settings.turn_claim_seconds)
     delay = 0.05
     while True:
         try:
             return await run_in_threadpool(_begin_idempotent, request, fingerprint, settings)
-        except idempotency.KeyStillRunningError as exc:
+        except idempotency.KeyStillRunningError:
             if loop.time() + delay > deadline:
-                raise TurnRejectedError(409, str(exc), {"Retry-After": "5"}) from None
-        except idempotency.KeyReusedError as exc:
-            raise TurnRejectedError(422, str(exc)) from None
+                raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.5)
 
@@ -184,7 +177,11 @@ async def _wait_for_first_answer(
 async def prepare_turn(
     request: TurnRequest, settings: Settings
 ) -> PreparedTurn | idempotency.StoredAnswer:
-    """Claim the conversation and load its history, or return the stored answer of a retry."""
+    """Claim the conversation and load its history, or return the stored answer of a retry.
+
+    Raises the domain errors that `backend.errors` maps to answers: ConversationNotFoundError,
+    TurnInProgressError, idempotency.KeyStillRunningError / KeyReusedError.
+    """
     fingerprint = None
     if request.idempotency_key is not None:
         fingerprint = idempotency.fingerprint(request.message, request.conversation_id)
@@ -193,12 +190,6 @@ async def prepare_turn(
             return stored
     try:
         claimed = await run_in_threadpool(_claim, request, settings)
-    except store.ConversationNotFoundError as exc:
-        await run_in_threadpool(_release_key, request)
-        raise TurnRejectedError(404, "Conversation not found") from exc
-    except store.TurnInProgressError as exc:
-        await run_in_threadpool(_release_key, request)
-        raise TurnRejectedError(409, str(exc), {"Retry-After": "2"}) from exc
     except BaseException:
         await run_in_threadpool(_release_key, request)
         raise
@@ -206,108 +197,6 @@ async def prepare_turn(
 
 
 # --- running -----------------------------------------------------------------------------
-
-
-def _output_text(output: Any) -> str:
-    """The text of a function_call_output: a string, or a list of content parts."""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        return "\n".join(str(part.get("text", "")) for part in output if isinstance(part, dict))
-    return str(output)
-
-
-def _result(output: Any, is_error: bool) -> Any:
-    """A tool result as JSON: the structured content the model saw, or {"error": message}."""
-    text = _output_text(output)
-    if is_error:
-        return {"error": text}
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _parameters(arguments: str | None) -> dict[str, Any]:
-    try:
-        parsed = json.loads(arguments or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
-@dataclass
-class _ToolCallLog:
-    """The turn's tool calls in the order the model made them, completed as results arrive."""
-
-    called: dict[str, tuple[str, str]] = field(default_factory=dict)  # call_id: name, arguments
-    finished: dict[str, ToolCallRecord] = field(default_factory=dict)
-
-    def call(self, item: ToolCallItem) -> None:
-        raw = item.raw_item
-        if _field(raw, "type") == "function_call":
-            self.called[_field(raw, "call_id")] = (_field(raw, "name"), _field(raw, "arguments"))
-
-    def output(self, item: ToolCallOutputItem) -> ToolCallRecord | None:
-        raw = item.raw_item
-        call_id = _field(raw, "call_id")
-        if call_id not in self.called:
-            return None
-        name, arguments = self.called[call_id]
-        output = _field(raw, "output")
-        # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
-        # text with no MCP result: report it as an error too, not as a successful string.
-        is_error = bool((item.custom_data or {}).get("is_error")) or output == TOOL_FAILED
-        record = ToolCallRecord(
-            call_id, name, _parameters(arguments), _result(output, is_error), arguments, output
-        )
-        self.finished[call_id] = record
-        return record
-
-    def records(self) -> list[ToolCallRecord]:
-        """Finished calls, plus any still waiting for a result: they may have changed data."""
-        records = []
-        for call_id, (name, arguments) in self.called.items():
-            record = self.finished.get(call_id)
-            if record is None:
-                record = ToolCallRecord(
-                    call_id,
-                    name,
-                    _parameters(arguments),
-                    NO_RESULT,
-                    arguments,
-                    json.dumps(NO_RESULT),
-                )
-            records.append(record)
-        return records
-
-
-def _failure(exc: BaseException) -> tuple[int, str]:
-    """A plain reason for the caller; never the exception text (it may hold URLs or keys)."""
-    if isinstance(exc, TaskServerError):
-        return exc.status, exc.detail
-    if isinstance(exc, TimeoutError | openai.APITimeoutError):
-        return 503, "The model did not answer in time"
-    if isinstance(exc, openai.APIConnectionError):
-        return 503, "The model provider could not be reached"
-    if isinstance(exc, openai.RateLimitError):
-        return 503, "The model provider is rate limiting requests; try again shortly"
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return 503, "The model provider rejected the configured API key"
-    if isinstance(exc, openai.OpenAIError):
-        return 503, "The model provider returned an error"
-    if isinstance(exc, MaxTurnsExceeded):
-        return 503, "The assistant needed too many steps; try a simpler request"
-    if isinstance(exc, ModelBehaviorError | json.JSONDecodeError):
-        return 503, "The model returned an answer the assistant could not use"
-    if isinstance(exc, UserError | BaseExceptionGroup):
-        # Raised by the MCP client when the task server goes away in the middle of a turn.
-        return 503, "The task server is unavailable"
-    return 500, "Internal server error"
 
 
 def _interrupted_reply(detail: str) -> str:
@@ -319,10 +208,16 @@ class TurnRun:
 
     _running: set[asyncio.Task[None]] = set()  # strong references until each turn is done
 
-    def __init__(self, prepared: PreparedTurn, model: Model, settings: Settings) -> None:
+    def __init__(
+        self,
+        prepared: PreparedTurn,
+        model: Model,
+        settings: Settings,
+        task_servers: TaskServerClient,
+    ) -> None:
         self.prepared = prepared
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
-        task = asyncio.get_running_loop().create_task(self._run(model, settings))
+        task = asyncio.get_running_loop().create_task(self._run(model, settings, task_servers))
         TurnRun._running.add(task)
         task.add_done_callback(TurnRun._running.discard)
 
@@ -336,31 +231,35 @@ class TurnRun:
                 return event
         raise RuntimeError("the turn ended without a result")  # pragma: no cover
 
-    async def _run(self, model: Model, settings: Settings) -> None:
+    async def _run(self, model: Model, settings: Settings, task_servers: TaskServerClient) -> None:
         emit = self._queue.put_nowait
         with observed_turn(self.prepared.claimed.conversation_id) as observed:  # metrics, span
             try:
                 emit(TurnStarted(self.prepared.claimed.conversation_id))
-                outcome = await self._execute(model, settings, emit)
+                outcome = await self._execute(model, settings, task_servers, emit)
                 if isinstance(outcome, TurnDone):
                     observed.outcome = "ok"
                 emit(outcome)
             except Exception:  # storing failed (database down): the claim expires on its own
                 observed.outcome = "store_error"
                 log.exception("a chat turn could not be stored")
-                emit(TurnFailed(503, "The database is unavailable; the reply was not saved"))
+                emit(TurnFailed(NOT_SAVED))
             finally:
                 emit(None)
 
     async def _execute(
-        self, model: Model, settings: Settings, emit: Callable[[TurnEvent], None]
+        self,
+        model: Model,
+        settings: Settings,
+        task_servers: TaskServerClient,
+        emit: Callable[[TurnEvent], None],
     ) -> TurnDone | TurnFailed:
         request, claimed = self.prepared.request, self.prepared.claimed
-        calls = _ToolCallLog()
+        calls = ToolCallLog()
         try:
             # A turn never outlives its claim, so two turns never run in one conversation.
             async with asyncio.timeout(settings.turn_claim_seconds):
-                async with task_server(request.token, settings) as server:
+                async with task_servers.connect(request.token, settings) as server:
                     history = replay(claimed.history)
                     guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
                         request.message, history, settings.delete_confirm_threshold
@@ -387,29 +286,31 @@ class TurnRun:
                         raise ModelBehaviorError("the model returned an empty answer")
         except Exception as exc:
             note_turn_failure(exc)
-            status, detail = _failure(exc)
-            if status >= 500 and not isinstance(exc, TaskServerError):
+            problem = problem_for(exc)
+            if problem.status >= 500 and not isinstance(exc, TaskServerError):
                 log.warning(
                     "chat turn failed",
-                    exc_info=status == 500,
+                    exc_info=problem.status == 500,
                     extra={"error_type": type(exc).__name__},
                 )
             records = calls.records()
             if records:
                 await run_in_threadpool(
-                    self._store, _interrupted_reply(detail), records, status, {"detail": detail}
+                    self._store,
+                    _interrupted_reply(problem.detail),
+                    records,
+                    problem.status,
+                    {"detail": problem.detail},
                 )
             else:
                 await run_in_threadpool(self._abandon)
-            return TurnFailed(status, detail)
+            return TurnFailed(problem)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
         await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
         return done
 
     @staticmethod
-    def _forward(
-        event: StreamEvent, calls: _ToolCallLog, emit: Callable[[TurnEvent], None]
-    ) -> None:
+    def _forward(event: StreamEvent, calls: ToolCallLog, emit: Callable[[TurnEvent], None]) -> None:
         if isinstance(event, RawResponsesStreamEvent):
             if event.data.type == "response.output_text.delta" and event.data.delta:
                 emit(TextDelta(event.data.delta))
@@ -426,8 +327,8 @@ class TurnRun:
     ) -> None:
         request, prepared = self.prepared.request, self.prepared
         with session_scope() as session:
-            store.record_turn(
-                session,
+            claims.record_turn(
+                session=session,
                 user_id=request.user_id,
                 turn=prepared.claimed,
                 user_message=request.message,
@@ -436,7 +337,7 @@ class TurnRun:
             )
             if request.idempotency_key is not None and prepared.fingerprint is not None:
                 idempotency.store_answer(
-                    session,
+                    session=session,
                     user_id=request.user_id,
                     key=request.idempotency_key,
                     request_fingerprint=prepared.fingerprint,
@@ -447,12 +348,37 @@ class TurnRun:
     def _abandon(self) -> None:
         request = self.prepared.request
         with session_scope() as session:
-            store.abandon_turn(session, user_id=request.user_id, turn=self.prepared.claimed)
+            claims.abandon_turn(
+                session=session, user_id=request.user_id, turn=self.prepared.claimed
+            )
             if request.idempotency_key is not None:
-                idempotency.release(session, user_id=request.user_id, key=request.idempotency_key)
+                idempotency.release(
+                    session=session, user_id=request.user_id, key=request.idempotency_key
+                )
             session.commit()
 
 
-def start_turn(prepared: PreparedTurn, model: Model, settings: Settings) -> TurnRun:
+def start_turn(
+    prepared: PreparedTurn, model: Model, settings: Settings, task_servers: TaskServerClient
+) -> TurnRun:
     """Start running a prepared turn (call from within the event loop)."""
-    return TurnRun(prepared, model, settings)
+    return TurnRun(prepared, model, settings, task_servers)
+
+
+async def begin_turn(
+    request: TurnRequest, *, model: Model, settings: Settings, task_servers: TaskServerClient
+) -> TurnRun | idempotency.StoredAnswer:
+    """Prepare and start a turn: the entry point for every way in (JSON, SSE, ...).
+
+    Returns the running turn, or the stored answer of an idempotent retry. Raises the domain
+    errors of `prepare_turn` before anything runs; once running, a failure is a `TurnFailed`
+    event (`problem` says what to tell the caller).
+    """
+    try:
+        prepared = await prepare_turn(request, settings)
+    except Exception as exc:
+        count_rejected_turn(exc)  # a 404 / 409 / 422 refusal counts as a rejected turn
+        raise
+    if isinstance(prepared, idempotency.StoredAnswer):
+        return prepared
+    return start_turn(prepared, model, settings, task_servers)

@@ -25,7 +25,9 @@ from agents import MaxTurnsExceeded, ModelBehaviorError, UserError
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.mcp_client import TaskServerError
+from backend.chat.store import ConversationNotFoundError, TurnInProgressError
 from backend.observability import tracing
 from backend.observability.metrics import (
     TURN_DURATION,
@@ -35,6 +37,8 @@ from backend.observability.metrics import (
 )
 
 MODEL_ERRORS = (openai.OpenAIError, ModelBehaviorError, json.JSONDecodeError, MaxTurnsExceeded)
+# What `prepare_turn` refuses a turn with (404, 409, 422): the caller's doing, not a failure.
+REJECTIONS = (ConversationNotFoundError, TurnInProgressError, KeyStillRunningError, KeyReusedError)
 
 
 def failure_outcome(error: BaseException) -> str:
@@ -47,8 +51,9 @@ def failure_outcome(error: BaseException) -> str:
     return "error"
 
 
-def count_rejected_turn() -> None:
-    if metrics_enabled():
+def count_rejected_turn(error: BaseException) -> None:
+    """Count a turn refused before it ran (other errors there, a database outage, are no turn)."""
+    if metrics_enabled() and isinstance(error, REJECTIONS):
         TURNS.labels("rejected").inc()
 
 

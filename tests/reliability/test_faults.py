@@ -21,9 +21,12 @@ import pytest
 
 from backend.migrate import upgrade
 from tests.databases import require_embedded_postgres
-from tests.fake_openai import GARBAGE, Failure, FakeOpenAI, text, tool_call
 from tests.reliability import figures
-from tests.reliability.stack import bearer, chat_body, sse_events, stack
+from tests.support.chat import chat_body
+from tests.support.fake_openai import GARBAGE, Failure, FakeOpenAI, text, tool_call
+from tests.support.sse import sse_events
+from tests.support.stack import stack
+from tests.support.tokens import bearer
 
 USER = "faulty"
 

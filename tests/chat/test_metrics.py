@@ -19,21 +19,18 @@ from agents.usage import Usage
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
+from backend.deps import get_chat_model
 from backend.main import create_app
 from backend.migrate import upgrade
 from backend.observability.http import route_template
+from backend.observability.metrics import render
 from backend.observability.model import ObservedModel
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    settings_fixture,
-)
-from tests.conftest import TEST_SECRET
-from tests.fake_openai import FakeOpenAI
-from tests.servers import ServiceProcess, free_port, running, service_env
+from tests.conftest import override_settings
+from tests.support.chat import chat
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import ServiceProcess, free_port, running, service_env
+from tests.support.tokens import TEST_SECRET
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 TOOL_ERROR_CALL = function_call("delete_task", {"task_id": 4242}, call_id="call_del")
@@ -52,7 +49,7 @@ def sqlite_chat_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 def usage_model_fixture(client: TestClient) -> Iterator[ScriptedModel]:
     """A scripted model that reports token usage for every step, as a provider would."""
     scripted = ScriptedModel(default_usage=Usage(requests=1, input_tokens=10, output_tokens=4))
-    client.app.state.chat_model = scripted  # type: ignore[attr-defined]
+    client.app.dependency_overrides[get_chat_model] = lambda: scripted  # type: ignore[attr-defined]
     yield scripted
     scripted.assert_complete()
 
@@ -145,11 +142,8 @@ def test_turns_model_calls_tool_calls_and_requests_are_counted(
         assert value(samples, "todo_agent_db_pool_connections_in_use") == 0
 
 
-def test_a_rate_limited_chat_is_counted(
-    client: TestClient, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "1")
-    get_settings.cache_clear()
+def test_a_rate_limited_chat_is_counted(client: TestClient, headers: dict[str, str]) -> None:
+    override_settings(client.app, chat_rate_limit=1)  # type: ignore[arg-type]
     before = scrape(client)
     assert chat(client, headers, "hi", conversation_id=999_999).status_code == 404
     assert chat(client, headers, "hi", conversation_id=999_999).status_code == 429
@@ -191,8 +185,6 @@ async def test_a_model_call_that_raises_is_counted_with_its_outcome(settings: Se
     observed = ObservedModel(Failing(), settings)
     counter = "todo_agent_model_requests_total"
     labels = {"provider": "Failing", "model": "Failing", "outcome": "rate_limited"}
-    from backend.observability.metrics import render
-
     before = parse(render().decode())
     with pytest.raises(openai.RateLimitError):
         await observed.get_response()
@@ -214,14 +206,13 @@ def test_two_api_workers_report_one_sum_on_the_metrics_port(sqlite_url: str, tmp
 
 
 @pytest.fixture
-def provider_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def provider_client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     """The API with MODEL=fake-model at the loopback fake OpenAI-compatible server."""
-    with FakeOpenAI.running() as fake:
-        monkeypatch.setenv("MODEL", "fake-model")
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-        get_settings.cache_clear()
-        with TestClient(create_app(get_settings())) as test_client:
-            yield test_client
+    configured = settings.model_copy(
+        update={"model": "fake-model", "openai_base_url": fake.base_url}
+    )
+    with TestClient(create_app(configured)) as test_client:
+        yield test_client
 
 
 def test_calls_to_a_real_provider_are_labelled_with_its_configuration(
@@ -241,10 +232,9 @@ def test_calls_to_a_real_provider_are_labelled_with_its_configuration(
 
 
 def test_an_unreachable_task_server_counts_as_a_tool_error(
-    client: TestClient, model: ScriptedModel, headers: dict[str, str], monkeypatch
+    client: TestClient, model: ScriptedModel, headers: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("MCP_SERVER_URL", f"http://127.0.0.1:{free_port()}/mcp")
-    get_settings.cache_clear()
+    override_settings(client.app, mcp_server_url=f"http://127.0.0.1:{free_port()}/mcp")  # type: ignore[arg-type]
     before = scrape(client)
     assert chat(client, headers, "add milk").status_code == 503
     after = scrape(client)

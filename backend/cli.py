@@ -10,7 +10,9 @@ todo-agent migrate                                apply database migrations
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +54,9 @@ def _serve_metrics(settings: Settings, host: str, workers: int = 1) -> None:
         return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported here or in a worker: it reads this at import.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="todo-agent-metrics-")
+        folder = tempfile.mkdtemp(prefix="todo-agent-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the workers are gone by then
     if settings.metrics_port:
         from backend.observability.metrics import start_metrics_server
 

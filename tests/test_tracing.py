@@ -274,3 +274,16 @@ def test_the_mcp_server_process_continues_the_trace_over_otlp(
     assert any(name.startswith("INSERT") for name in names_in_trace())  # the tool's SQL
     for _, name, attributes in _OtlpSink.received:
         assert not any(TITLE.lower() in value.lower() for value in attributes.values()), name
+
+
+def test_the_named_exporters_are_built_and_unknown_ones_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    with caplog.at_level(logging.WARNING, logger="backend.observability.tracing"):
+        processors = tracing._processors(["console", "otlp", "zipkin"])
+    assert len(processors) == 2 and all(isinstance(p, BatchSpanProcessor) for p in processors)
+    assert any(record.exporter == "zipkin" for record in caplog.records)  # type: ignore[attr-defined]
+    for processor in processors:
+        processor.shutdown()

@@ -6,10 +6,9 @@ import httpx2
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from backend.db import get_engine
 from backend.deps import SettingsDep
+from backend.migrate import database_checks
 
 router = APIRouter(tags=["health"])
 
@@ -17,15 +16,6 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
-
-
-def _database_ok() -> bool:
-    try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
 
 
 async def _mcp_ok(url: str) -> bool:
@@ -38,13 +28,16 @@ async def _mcp_ok(url: str) -> bool:
         return False
 
 
-@router.get("/ready", responses={503: {"description": "The database or the MCP server is down"}})
+@router.get(
+    "/ready",
+    responses={503: {"description": "The database or the MCP server is down, or not migrated"}},
+)
 async def ready(settings: SettingsDep) -> JSONResponse:
     checks = {
-        "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
+        **await run_in_threadpool(database_checks),
         "mcp_server": "ok" if await _mcp_ok(settings.mcp_server_url) else "unavailable",
     }
-    healthy = all(value == "ok" for value in checks.values())
+    healthy = all(value in ("ok", "current") for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status_code=200 if healthy else 503,

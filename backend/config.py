@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     user_concurrency: int = Field(default=8, ge=1)
     db_queue_timeout_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    # Prometheus /metrics (backend.observability). METRICS_PORT: on a port of its own instead.
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
     @classmethod

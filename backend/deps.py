@@ -26,6 +26,7 @@ from backend.chat.sockets import SocketConnections
 from backend.config import Settings
 from backend.db import get_session, session_scope
 from backend.dbwork import database_work
+from backend.observability.metrics import count_rate_limited
 from backend.ratelimit import RateLimiter, RateLimitExceeded
 
 log = logging.getLogger(__name__)
@@ -161,4 +162,5 @@ async def hit_chat_rate_limit(
     if decision.allowed:
         return
     if request is None or not await _replays_stored_answer(request, user_id):
+        count_rate_limited("chat")
         raise RateLimitExceeded(max(1, math.ceil(decision.retry_after)))

@@ -23,6 +23,7 @@ from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
+from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
 from backend.shutdown import drain_turns
 
@@ -90,4 +91,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    observe_api(app, settings)  # /metrics, request metrics (outermost), traces when OTEL_* ask
     return app

@@ -46,6 +46,9 @@ from backend.config import Settings
 from backend.db import session_scope
 from backend.dbwork import database_work
 from backend.errors import Problem, problem_for
+from backend.observability.model import observed_model
+from backend.observability.tracing import tracing_enabled
+from backend.observability.turns import count_rejected_turn, note_turn_failure, observed_turn
 
 log = logging.getLogger(__name__)
 
@@ -283,14 +286,19 @@ class TurnRun:
 
     async def _run(self, model: Model, settings: Settings, task_servers: TaskServerClient) -> None:
         emit = self._queue.put_nowait
-        try:
-            emit(TurnStarted(self.prepared.claimed.conversation_id))
-            emit(await self._execute(model, settings, task_servers, emit))
-        except Exception:  # storing failed (database down): the claim expires on its own
-            log.exception("a chat turn could not be stored")
-            emit(TurnFailed(NOT_SAVED))
-        finally:
-            emit(None)
+        with observed_turn(self.prepared.claimed.conversation_id) as observed:  # metrics, span
+            try:
+                emit(TurnStarted(self.prepared.claimed.conversation_id))
+                outcome = await self._execute(model, settings, task_servers, emit)
+                if isinstance(outcome, TurnDone):
+                    observed.outcome = "ok"
+                emit(outcome)
+            except Exception:  # storing failed (database down): the claim expires on its own
+                observed.outcome = "store_error"
+                log.exception("a chat turn could not be stored")
+                emit(TurnFailed(NOT_SAVED))
+            finally:
+                emit(None)
 
     async def _execute(
         self,
@@ -353,6 +361,7 @@ class TurnRun:
         except Exception as exc:
             if self.stopped:  # the cancel surfaced as the MCP client's error: still a stop
                 return await self._record_stopped(calls)
+            note_turn_failure(exc)
             problem = problem_for(exc)
             if problem.status >= 500 and not isinstance(exc, TaskServerError):
                 log.warning(
@@ -397,12 +406,14 @@ class TurnRun:
                     request.message, history, settings.delete_confirm_threshold
                 )
                 result = Runner.run_streamed(
-                    build_agent(server, model),
+                    build_agent(server, observed_model(model, settings)),
                     input=[*history, {"role": "user", "content": request.message}],
                     context=ChatContext(request.user_id, claimed.conversation_id, guard),
                     max_turns=MAX_TURNS,
                     run_config=RunConfig(
-                        tracing_disabled=not settings.tracing, workflow_name="Todo chat"
+                        # The SDK's spans go to OpenAI (TRACING) and/or to OpenTelemetry.
+                        tracing_disabled=not (settings.tracing or tracing_enabled()),
+                        workflow_name="Todo chat",
                     ),
                 )
                 async for event in result.stream_events():
@@ -532,7 +543,11 @@ async def begin_turn(
     errors of `prepare_turn` before anything runs; once running, a failure is a `TurnFailed`
     event (`problem` says what to tell the caller).
     """
-    prepared = await prepare_turn(request, settings)
+    try:
+        prepared = await prepare_turn(request, settings)
+    except Exception as exc:
+        count_rejected_turn(exc)  # a 404 / 409 / 422 refusal counts as a rejected turn
+        raise
     if isinstance(prepared, idempotency.StoredAnswer):
         return prepared
     return start_turn(prepared, model, settings, task_servers)

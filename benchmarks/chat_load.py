@@ -21,7 +21,8 @@ Every scenario sends a fixed number of requests, each with a timeout, so a run i
 
 On PostgreSQL, scenarios 2 and 3 also report the connections opened (pg_stat_database.sessions)
 per turn, the peak of open connections, and the peak of connections idle in a transaction
-(sampled from pg_stat_activity every 20 ms; while the model runs this must stay 0).
+(sampled from pg_stat_activity every 20 ms), and of those idle in it for over 0.5 s, i.e. held
+while the model runs (must stay 0).
 
 PostgreSQL: `--database-url` names a server (the benchmark creates and drops its own database
 on it); without it the machine's server at 127.0.0.1:5432 is used if it answers, else `pgserver`.
@@ -58,6 +59,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
+from benchmarks.counting_proxy import HttpCounter, PostgresCounter  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
 from tests.support.chat import chat_body  # noqa: E402
 from tests.support.processes import (  # noqa: E402
@@ -68,7 +70,6 @@ from tests.support.processes import (  # noqa: E402
     service_env,
 )
 from tests.support.stack import Stack  # noqa: E402
-from benchmarks.counting_proxy import HttpCounter, PostgresCounter  # noqa: E402
 from tests.support.stack import stack as start_stack  # noqa: E402
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -412,6 +413,9 @@ async def sessions(
     return total, wall
 
 
+HELD_SECONDS = MODEL_DELAY / 2  # a transaction idle this long spans a model call
+
+
 class PostgresActivity:
     """Samples pg_stat_activity of the run's database in a thread (PostgreSQL only).
 
@@ -422,7 +426,7 @@ class PostgresActivity:
     def __init__(self, database_url: str, interval: float = 0.02) -> None:
         self.enabled = database_url.startswith("postgresql")
         self.url, self.interval = database_url, interval
-        self.peak_open = self.peak_idle_in_transaction = self.samples = 0
+        self.peak_open = self.peak_idle_in_transaction = self.peak_held = self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._sessions_before = 0
@@ -430,15 +434,18 @@ class PostgresActivity:
     def _sample(self) -> None:
         engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         query = sa.text(
-            "SELECT count(*), count(*) FILTER (WHERE state = 'idle in transaction') "
+            "SELECT count(*), count(*) FILTER (WHERE state = 'idle in transaction'), "
+            "count(*) FILTER (WHERE state = 'idle in transaction' "
+            "AND now() - state_change > make_interval(secs => :held)) "
             "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             while not self._stop.is_set():
-                opened, idle = connection.execute(query).one()
+                opened, idle, held = connection.execute(query, {"held": HELD_SECONDS}).one()
                 self.peak_open = max(self.peak_open, opened)
                 self.peak_idle_in_transaction = max(self.peak_idle_in_transaction, idle)
+                self.peak_held = max(self.peak_held, held)
                 self.samples += 1
                 self._stop.wait(self.interval)
         engine.dispose()
@@ -472,7 +479,10 @@ class PostgresActivity:
             "connections_opened": self.opened,
             "connections_opened_per_turn": round(self.opened / max(turns, 1), 3),
             "peak_open_connections": self.peak_open,
+            # any transaction caught between two of its statements (momentary under CPU load)
             "peak_idle_in_transaction": self.peak_idle_in_transaction,
+            # idle in a transaction for over half the model's delay: held while the model runs
+            "peak_idle_in_transaction_over_0_5_s": self.peak_held,
             "samples": self.samples,
         }
 
@@ -974,7 +984,8 @@ def table(results: dict[str, Any]) -> str:
                         f"opened/turn {pg['connections_opened_per_turn']}",
                         f"peak {pg['peak_open_connections']}",
                         "",
-                        f"idle in tx {pg['peak_idle_in_transaction']}",
+                        f"idle in tx {pg['peak_idle_in_transaction']}"
+                        f" / >0.5 s {pg['peak_idle_in_transaction_over_0_5_s']}",
                     ],
                 )
             )

@@ -1,29 +1,47 @@
-"""The agent's connection to the MCP task server, one per chat turn, as the caller.
+"""The agent's connection to the MCP task server, as the caller, at one HTTP request per tool call.
 
-The caller's own token goes in the headers, so the MCP server scopes every tool to them; the
-headers are fixed per client instance, hence one instance per request. Opening the connection
-must be cheap: the HTTP client reuses one SSL context built once per process (building one per
-client cost ~26 ms of a ~30 ms connect, even for http:// URLs), and the per-request clients share
-one pool of keep-alive TCP connections (`TaskServerClient`, one per app), so a turn opens no
-new TCP connection.
+The MCP server is stateless (`stateless_http=True, json_response=True`) and speaks the
+2026-07-28 protocol revision, which needs no handshake: a `tools/call` carrying the
+`MCP-Protocol-Version` header is answered on its own. So a turn sends exactly one request per
+tool call and nothing else:
 
-Open and close the connection in the same asyncio task: the MCP client's anyio cancel scopes
+- the protocol version is pinned (`PROTOCOL_VERSION`): no `server/discover` probe and no
+  `initialize` / `notifications/initialized` round trips;
+- the tool list is fetched once per process and served from `mcp`'s response cache
+  (`CacheConfig` over one store per `TaskServerClient`) for `TOOLS_TTL_SECONDS`, and fetched
+  again early after a call names a tool the server no longer knows (a deploy changed it);
+- every turn gets its own `TaskServer` (the Agents SDK's public `MCPServer` interface over the
+  official `mcp.Client`), whose HTTP client carries the caller's own token, so the MCP server
+  scopes every tool to them; the HTTP clients share one pool of keep-alive TCP connections and
+  one SSL context per process (building one per client cost ~26 ms of a ~30 ms connect);
+- a turn checks that the server accepts TCP connections before the model runs (no HTTP request),
+  so a stopped task server is a 503 before any model call is spent, as before.
+
+The SDK's `MCPServerStreamableHttp` cannot do this: it hard-codes `mode="auto"` (a discover probe
+per connection) and `cache=None` (agents/mcp/_compat.py, openai-agents 0.24).
+
+Open and close a `TaskServer` in the same asyncio task: the MCP client's anyio cancel scopes
 fail when exited from another task (openai-agents-python issues #1393 and #2005).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, cast
 
 import httpx2
-from agents import RunContextWrapper
-from agents.mcp import MCPServerStreamableHttp
+from agents import AgentBase, RunContextWrapper
+from agents.mcp import MCPServer
 from agents.mcp.util import MCPToolCustomDataContext
+from mcp import Client
+from mcp.client.caching import CacheConfig, InMemoryResponseCacheStore
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, RequestParamsMeta, Tool
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
@@ -92,16 +110,15 @@ def _tool_failed(_: RunContextWrapper[Any], error: Exception) -> str:
 
 
 def _rejected(error: BaseException) -> bool:
-    """Did the server answer the connection with an error (as it does to a refused token)?
+    """Did the server answer with an error (as it does to a refused token)?
 
-    With `mcp` 2.x a 401 on the initialize request surfaces as an ExceptionGroup holding an
-    MCPError ("Server returned an error response"), with no status; with 1.x, as a UserError
-    naming the HTTP status. An unreachable server is a UserError ("Could not reach the server").
+    With `mcp` 2.x a 401 surfaces as an MCPError ("Server returned an error response"), with no
+    status, possibly inside an ExceptionGroup; an unreachable server is an OSError from the
+    reachability check.
     """
     if isinstance(error, BaseExceptionGroup):
         return error.subgroup(lambda exc: isinstance(exc, MCPError)) is not None
-    text = str(error)
-    return "HTTP error 401" in text or "HTTP error 403" in text
+    return isinstance(error, MCPError)
 
 
 def _connect_error(error: BaseException, token: str, settings: Settings) -> TaskServerError:
@@ -121,8 +138,113 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
     return TaskServerUnavailable("The task server is unavailable")
 
 
+# The protocol revision our MCP server speaks (mcp 2.x): pinned, so no connection negotiates it.
+PROTOCOL_VERSION = "2026-07-28"
+# How long the tool list is served from the cache; it changes only with a deploy of the server.
+TOOLS_TTL_SECONDS = 300
+# The tool listing does not depend on the caller (the same five tools for everyone), so every
+# user's turns share one cache partition; tool *results* are never cached (tools/call is not a
+# cacheable method).
+_TOOLS_PARTITION = "todo-tools"
+
+
+def _unknown_tool(result: CallToolResult) -> bool:
+    """The server's answer to a tool it does not have (mcp 2.x: an error result naming it)."""
+    if not result.is_error:
+        return False
+    text = " ".join(getattr(block, "text", "") for block in result.content)
+    return "unknown tool" in text.lower()
+
+
+class TaskServer(MCPServer):
+    """One turn's MCP server for the Agents SDK: the caller's token, the process's pool and cache.
+
+    `connect()` sends nothing over HTTP (version pinned; the tool list comes from the cache once
+    it has been fetched); each `call_tool` is one `tools/call` request.
+    """
+
+    def __init__(self, owner: TaskServerClient, token: str, settings: Settings) -> None:
+        super().__init__(
+            # Tools return structured content; the model gets that JSON, not a duplicate text copy.
+            use_structured_content=True,
+            custom_data_extractor=_tool_outcome,
+            failure_error_function=_tool_failed,
+        )
+        self._owner, self._token, self._settings = owner, token, settings
+        self._client: Client | None = None
+        self._tools: list[Tool] | None = None
+        self._exit = AsyncExitStack()
+
+    @property
+    def name(self) -> str:
+        return "todo"
+
+    async def connect(self) -> None:
+        settings = self._settings
+        url = settings.mcp_server_url
+        await self._owner.check_reachable(url, settings.mcp_timeout_seconds)
+        http = self._owner.http_client(
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=httpx2.Timeout(settings.mcp_timeout_seconds),
+        )
+        self._exit.push_async_callback(http.aclose)
+        client = Client(
+            # A stateless server has no session to terminate: no DELETE on close.
+            streamable_http_client(url, http_client=http, terminate_on_close=False),
+            mode=PROTOCOL_VERSION,
+            read_timeout_seconds=settings.mcp_timeout_seconds,
+            cache=self._owner.cache_config(url),
+        )
+        self._client = await self._exit.enter_async_context(client)
+        # Served from the cache after the first turn; this also gives the session the tools'
+        # output schemas, so `call_tool` validates results without listing again.
+        refresh = self._owner.take_refresh(url)
+        listing = await self._client.list_tools(cache_mode="refresh" if refresh else "use")
+        self._tools = list(listing.tools)
+
+    async def cleanup(self) -> None:
+        self._client = None
+        await self._exit.aclose()
+
+    async def list_tools(
+        self,
+        run_context: RunContextWrapper[Any] | None = None,
+        agent: AgentBase[Any] | None = None,
+    ) -> list[Tool]:
+        if self._tools is None:
+            raise RuntimeError("TaskServer.connect() was not called")
+        return list(self._tools)
+
+    @property
+    def cached_tools(self) -> list[Tool] | None:
+        return self._tools
+
+    async def call_tool(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
+        if self._client is None:
+            raise RuntimeError("TaskServer.connect() was not called")
+        # `_meta` from the SDK's tool_meta_resolver (none is configured) is the wire's open mapping.
+        wire_meta = cast("RequestParamsMeta | None", meta)
+        result = await self._client.call_tool(tool_name, arguments, meta=wire_meta)
+        if _unknown_tool(result):  # the server changed under the cached list: fetch it anew
+            self._owner.refresh_tools(self._settings.mcp_server_url)
+        return result
+
+    async def list_prompts(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=[])
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> GetPromptResult:
+        raise LookupError(f"the task server has no prompt {name!r}")
+
+
 class TaskServerClient:
-    """The app's way to the MCP task server: one connection per turn over one shared pool.
+    """The app's way to the MCP task server: per process one pool, one tool-list cache.
 
     Built in the app's lifespan (the pool belongs to the event loop serving requests), closed on
     shutdown. Where the server is comes with each connection (`settings.mcp_server_url`).
@@ -130,38 +252,53 @@ class TaskServerClient:
 
     def __init__(self) -> None:
         self._pool = _SharedPool()
+        self._cache_store = InMemoryResponseCacheStore(max_entries=64)
+        self._refresh: set[str] = set()  # URLs whose tool list must be fetched anew
 
-    def _http_client(
-        self,
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
+    def http_client(
+        self, headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None
     ) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=self._pool)
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, transport=self._pool)
+
+    def cache_config(self, url: str) -> CacheConfig:
+        return CacheConfig(
+            store=self._cache_store,
+            partition=_TOOLS_PARTITION,
+            target_id=url,
+            default_ttl_ms=TOOLS_TTL_SECONDS * 1000,
+        )
+
+    def refresh_tools(self, url: str) -> None:
+        self._refresh.add(url)
+
+    def take_refresh(self, url: str) -> bool:
+        if url in self._refresh:
+            self._refresh.discard(url)
+            return True
+        return False
+
+    async def check_reachable(self, url: str, seconds: float) -> None:
+        """Raise OSError if the server accepts no TCP connection (stopped, wrong address).
+
+        The tool list is cached, so a turn would otherwise find a stopped server only when the
+        model calls a tool: after a model call spent and with a half-done turn to store. A TCP
+        connect costs ~0.1 ms and no HTTP request; a server that accepts but does not answer is
+        caught by the tool call's timeout.
+        """
+        address = httpx2.URL(url)
+        port = address.port or (443 if address.scheme == "https" else 80)
+        async with asyncio.timeout(seconds):
+            _, writer = await asyncio.open_connection(address.host, port)
+        writer.close()
 
     @asynccontextmanager
-    async def connect(
-        self, token: str, settings: Settings
-    ) -> AsyncIterator[MCPServerStreamableHttp]:
-        """A connected MCP client acting as the token's user; raises TaskServerError if not."""
-        server = MCPServerStreamableHttp(
-            params={
-                "url": settings.mcp_server_url,
-                "headers": {"Authorization": f"Bearer {token}"},
-                "timeout": settings.mcp_timeout_seconds,
-                "httpx_client_factory": self._http_client,
-            },
-            name="todo",
-            cache_tools_list=True,
-            client_session_timeout_seconds=settings.mcp_timeout_seconds,
-            # Tools return structured content; the model gets that JSON, not a duplicate text copy.
-            use_structured_content=True,
-            custom_data_extractor=_tool_outcome,
-            failure_error_function=_tool_failed,
-        )
+    async def connect(self, token: str, settings: Settings) -> AsyncIterator[TaskServer]:
+        """A connected MCP server acting as the token's user; raises TaskServerError if not."""
+        server = TaskServer(self, token, settings)
         try:
             await server.connect()
-        except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup
+        except Exception as exc:  # OSError / TimeoutError (unreachable), MCPError (refused)
+            await server.cleanup()
             raise _connect_error(exc, token, settings) from None
         try:
             yield server

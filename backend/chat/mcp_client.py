@@ -7,9 +7,10 @@ tool call and nothing else:
 
 - the protocol version is pinned (`PROTOCOL_VERSION`): no `server/discover` probe and no
   `initialize` / `notifications/initialized` round trips;
-- the tool list is fetched once per process and served from `mcp`'s response cache
-  (`CacheConfig` over one store per `TaskServerClient`) for `TOOLS_TTL_SECONDS`, and fetched
-  again early after a call names a tool the server no longer knows (a deploy changed it);
+- the tool list is fetched once per process and served from `mcp`'s response cache (one store
+  per `TaskServerClient`) for as long as the server's freshness hint says (`ttlMs`, scope
+  "public": the same list for every caller; `mcp_server.server`), and fetched again early after
+  a call names a tool the server no longer knows (a deploy changed it);
 - every turn gets its own `TaskServer` (the Agents SDK's public `MCPServer` interface over the
   official `mcp.Client`), whose HTTP client carries the caller's own token, so the MCP server
   scopes every tool to them; the HTTP clients share one pool of keep-alive TCP connections and
@@ -20,18 +21,20 @@ tool call and nothing else:
 The SDK's `MCPServerStreamableHttp` cannot do this: it hard-codes `mode="auto"` (a discover probe
 per connection) and `cache=None` (agents/mcp/_compat.py, openai-agents 0.24).
 
-Open and close a `TaskServer` in the same asyncio task: the MCP client's anyio cancel scopes
-fail when exited from another task (openai-agents-python issues #1393 and #2005).
+Each request runs its `mcp.Client` in a task of its own, entered and exited there: the MCP
+client's anyio cancel scopes fail when exited from another task (openai-agents-python issues
+#1393 and #2005), and a transport failure must not cancel the turn (`TaskServer`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
 
 import httpx2
 from agents import AgentBase, RunContextWrapper
@@ -47,6 +50,7 @@ from backend.auth import AuthError, verify_token
 from backend.config import Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Built once: certificate loading is the expensive part of creating an HTTP client.
 _SSL_CONTEXT = ssl.create_default_context()
@@ -140,12 +144,6 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
 
 # The protocol revision our MCP server speaks (mcp 2.x): pinned, so no connection negotiates it.
 PROTOCOL_VERSION = "2026-07-28"
-# How long the tool list is served from the cache; it changes only with a deploy of the server.
-TOOLS_TTL_SECONDS = 300
-# The tool listing does not depend on the caller (the same five tools for everyone), so every
-# user's turns share one cache partition; tool *results* are never cached (tools/call is not a
-# cacheable method).
-_TOOLS_PARTITION = "todo-tools"
 
 
 def _unknown_tool(result: CallToolResult) -> bool:
@@ -159,8 +157,12 @@ def _unknown_tool(result: CallToolResult) -> bool:
 class TaskServer(MCPServer):
     """One turn's MCP server for the Agents SDK: the caller's token, the process's pool and cache.
 
-    `connect()` sends nothing over HTTP (version pinned; the tool list comes from the cache once
-    it has been fetched); each `call_tool` is one `tools/call` request.
+    `connect()` sends nothing over HTTP once the tool list is cached (version pinned); each
+    `call_tool` is one `tools/call` request. Each of them runs an `mcp.Client` of its own in a
+    task of its own: a transport failure (the server killed mid-call) fails the client's task
+    group, whose cancel scope would otherwise cancel the turn's task itself; in a task of its
+    own it is just this call's exception, which the SDK turns into a failed tool call. A client
+    costs no round trip (no handshake), only ~0.5 ms of CPU.
     """
 
     def __init__(self, owner: TaskServerClient, token: str, settings: Settings) -> None:
@@ -171,40 +173,50 @@ class TaskServer(MCPServer):
             failure_error_function=_tool_failed,
         )
         self._owner, self._token, self._settings = owner, token, settings
-        self._client: Client | None = None
         self._tools: list[Tool] | None = None
-        self._exit = AsyncExitStack()
 
     @property
     def name(self) -> str:
         return "todo"
 
-    async def connect(self) -> None:
+    async def _isolated(self, work: Callable[[Client], Awaitable[_T]]) -> _T:
+        """Run `work` with a fresh client, in a task of its own (see the class docstring)."""
         settings = self._settings
-        url = settings.mcp_server_url
-        await self._owner.check_reachable(url, settings.mcp_timeout_seconds)
-        http = self._owner.http_client(
-            headers={"Authorization": f"Bearer {self._token}"},
-            timeout=httpx2.Timeout(settings.mcp_timeout_seconds),
-        )
-        self._exit.push_async_callback(http.aclose)
-        client = Client(
-            # A stateless server has no session to terminate: no DELETE on close.
-            streamable_http_client(url, http_client=http, terminate_on_close=False),
-            mode=PROTOCOL_VERSION,
-            read_timeout_seconds=settings.mcp_timeout_seconds,
-            cache=self._owner.cache_config(url),
-        )
-        self._client = await self._exit.enter_async_context(client)
-        # Served from the cache after the first turn; this also gives the session the tools'
-        # output schemas, so `call_tool` validates results without listing again.
+
+        async def run() -> _T:
+            http = self._owner.http_client(
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=httpx2.Timeout(settings.mcp_timeout_seconds),
+            )
+            try:
+                client = Client(
+                    # A stateless server has no session to end: no DELETE on close.
+                    streamable_http_client(
+                        settings.mcp_server_url, http_client=http, terminate_on_close=False
+                    ),
+                    mode=PROTOCOL_VERSION,
+                    read_timeout_seconds=settings.mcp_timeout_seconds,
+                    cache=self._owner.cache_config(settings.mcp_server_url, self._token),
+                )
+                async with client:
+                    return await work(client)
+            finally:
+                await http.aclose()
+
+        # Awaiting the task passes a cancellation of the turn on to it.
+        return await asyncio.get_running_loop().create_task(run())
+
+    async def connect(self) -> None:
+        url = self._settings.mcp_server_url
+        await self._owner.check_reachable(url, self._settings.mcp_timeout_seconds)
         refresh = self._owner.take_refresh(url)
-        listing = await self._client.list_tools(cache_mode="refresh" if refresh else "use")
+        listing = await self._isolated(
+            lambda client: client.list_tools(cache_mode="refresh" if refresh else "use")
+        )
         self._tools = list(listing.tools)
 
     async def cleanup(self) -> None:
-        self._client = None
-        await self._exit.aclose()
+        """Nothing stays open between calls."""
 
     async def list_tools(
         self,
@@ -225,11 +237,16 @@ class TaskServer(MCPServer):
         arguments: dict[str, Any] | None,
         meta: dict[str, Any] | None = None,
     ) -> CallToolResult:
-        if self._client is None:
-            raise RuntimeError("TaskServer.connect() was not called")
         # `_meta` from the SDK's tool_meta_resolver (none is configured) is the wire's open mapping.
         wire_meta = cast("RequestParamsMeta | None", meta)
-        result = await self._client.call_tool(tool_name, arguments, meta=wire_meta)
+
+        async def call(client: Client) -> CallToolResult:
+            # From the cache: gives this client the tools' output schemas, so that it checks
+            # the result without listing again.
+            await client.list_tools()
+            return await client.call_tool(tool_name, arguments, meta=wire_meta)
+
+        result = await self._isolated(call)
         if _unknown_tool(result):  # the server changed under the cached list: fetch it anew
             self._owner.refresh_tools(self._settings.mcp_server_url)
         return result
@@ -260,12 +277,15 @@ class TaskServerClient:
     ) -> httpx2.AsyncClient:
         return httpx2.AsyncClient(headers=headers, timeout=timeout, transport=self._pool)
 
-    def cache_config(self, url: str) -> CacheConfig:
+    def cache_config(self, url: str, token: str) -> CacheConfig:
+        # Entries the server marks "private" stay with the credential that fetched them; the
+        # tool list is "public" and serves every caller (`share_public`). Results without a
+        # hint are not kept (`default_ttl_ms=0`); tools/call results never are.
         return CacheConfig(
             store=self._cache_store,
-            partition=_TOOLS_PARTITION,
+            partition=hashlib.sha256(token.encode()).hexdigest(),
             target_id=url,
-            default_ttl_ms=TOOLS_TTL_SECONDS * 1000,
+            share_public=True,
         )
 
     def refresh_tools(self, url: str) -> None:
@@ -298,7 +318,6 @@ class TaskServerClient:
         try:
             await server.connect()
         except Exception as exc:  # OSError / TimeoutError (unreachable), MCPError (refused)
-            await server.cleanup()
             raise _connect_error(exc, token, settings) from None
         try:
             yield server

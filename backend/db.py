@@ -92,7 +92,9 @@ def session_scope(*, autocommit: bool = False) -> Iterator[Session]:
     for adding a task). A read before that one write sees what a transaction's would under
     PostgreSQL's default READ COMMITTED; none of it takes locks.
     """
-    with Session(get_engine(autocommit=autocommit), expire_on_commit=False) as session:
+    # `get_engine()` for the default: lru_cache keys `get_engine(autocommit=False)` apart.
+    engine = get_engine(autocommit=True) if autocommit else get_engine()
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

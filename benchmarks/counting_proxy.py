@@ -69,6 +69,12 @@ class _ProxyThread:
 
         self._loop.run_until_complete(start())
         self._loop.run_forever()
+        # Stopped: end the connections still open (pooled ones), quietly.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     def start(self) -> _ProxyThread:
         self._thread.start()

@@ -23,10 +23,12 @@ class TaskNotFoundError(LookupError):
 
 
 def create_task(*, session: Session, user_id: str, task_in: TaskCreate) -> Task:
+    # No re-read after the commit: every column's value is set here in Python (the timestamps'
+    # defaults are Python callables) and the id comes back with the INSERT (RETURNING), so the
+    # object is complete; the app's sessions keep it loaded (`expire_on_commit=False`).
     task = Task.model_validate(task_in, update={"user_id": user_id})
     session.add(task)
     session.commit()
-    session.refresh(task)
     return task
 
 
@@ -56,8 +58,7 @@ def update_task(*, session: Session, user_id: str, task_id: int, task_in: TaskUp
         task.sqlmodel_update(changes)
         task.updated_at = utcnow()
         session.add(task)
-        session.commit()
-        session.refresh(task)
+        session.commit()  # no re-read: see create_task
     return task
 
 

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -57,6 +58,9 @@ LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"
 ANY = "*"
 
 
+TOOLS_LIST_TTL_MS = 5 * 60 * 1000
+
+
 class TodoMCPServer(MCPServer):
     """MCPServer whose argument-validation errors read like the tools' own ones.
 
@@ -98,6 +102,9 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         SERVER_NAME,
         instructions=INSTRUCTIONS,
         version=_package_version(),
+        # The tool list is the same for every caller and changes only with a deploy: clients
+        # may keep it (the API does, per process), so a chat turn sends only its tools/call.
+        cache_hints={"tools/list": CacheHint(ttl_ms=TOOLS_LIST_TTL_MS, scope="public")},
         token_verifier=JWTTokenVerifier(settings),
         # The SDK wants an issuer URL to enable bearer auth. It is published only with
         # `resource_server_url` (OAuth protected-resource metadata), which we leave unset:

@@ -102,7 +102,8 @@ def user_session() -> Iterator[tuple[Session, str]]:
     """The caller's id and a short session; a missing task becomes a readable tool error."""
     user_id = current_user_id()
     try:
-        with session_scope() as session:
+        # Each tool writes at most once: no transaction needed around its statements.
+        with session_scope(autocommit=True) as session:
             yield session, user_id
     except tasks.TaskNotFoundError as exc:
         raise ToolError(

@@ -41,7 +41,7 @@ class TodoAgent(Agent[ChatContext]):
 
     The SDK asks for the tools before every model call and converts each MCP tool anew (deep
     copies, strict-schema rewriting): about a sixth of the API's CPU under load. Within one run
-    the result cannot change: the server caches its tool list (`cache_tools_list`), there is no
+    the result cannot change: the tool list comes from the process cache (`mcp_client`), there is no
     tool filter, and the conversion depends only on that list, the server and this agent. A new
     run (a new run context) converts again.
     """

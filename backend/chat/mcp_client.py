@@ -1,36 +1,59 @@
-"""The agent's connection to the MCP task server, one per chat turn, as the caller.
+"""The agent's connection to the MCP task server, as the caller, at one HTTP request per tool call.
 
-The caller's own token goes in the headers, so the MCP server scopes every tool to them; the
-headers are fixed per client instance, hence one instance per request. Opening the connection
-must be cheap: the HTTP client reuses one SSL context built once per process (building one per
-client cost ~26 ms of a ~30 ms connect, even for http:// URLs), and the per-request clients share
-one pool of keep-alive TCP connections (`TaskServerClient`, one per app), so a turn opens no
-new TCP connection.
+The MCP server is stateless (`stateless_http=True, json_response=True`) and speaks the
+2026-07-28 protocol revision, which needs no handshake: a `tools/call` carrying the
+`MCP-Protocol-Version` header is answered on its own. So a turn sends exactly one request per
+tool call and nothing else:
 
-Open and close the connection in the same asyncio task: the MCP client's anyio cancel scopes
-fail when exited from another task (openai-agents-python issues #1393 and #2005).
+- the protocol version is pinned (`PROTOCOL_VERSION`): no `server/discover` probe and no
+  `initialize` / `notifications/initialized` round trips;
+- the tool list is fetched once per process and served from `mcp`'s response cache (one store
+  per `TaskServerClient`) for as long as the server's freshness hint says (`ttlMs`, scope
+  "public": the same list for every caller; `mcp_server.server`), and fetched again early after
+  a call names a tool the server no longer knows (a deploy changed it);
+- every turn gets its own `TaskServer` (the Agents SDK's public `MCPServer` interface over the
+  official `mcp.Client`), whose HTTP client carries the caller's own token, so the MCP server
+  scopes every tool to them; the HTTP clients share one pool of keep-alive TCP connections and
+  one SSL context per process (building one per client cost ~26 ms of a ~30 ms connect);
+- a turn checks that the server accepts TCP connections before the model runs (no HTTP request),
+  so a stopped task server is a 503 before any model call is spent, as before.
+
+The SDK's `MCPServerStreamableHttp` cannot do this: it hard-codes `mode="auto"` (a discover probe
+per connection) and `cache=None` (agents/mcp/_compat.py, openai-agents 0.24).
+
+Each request runs its `mcp.Client` in a task of its own, entered and exited there: the MCP
+client's anyio cancel scopes fail when exited from another task (openai-agents-python issues
+#1393 and #2005), and a transport failure must not cancel the turn (`TaskServer`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx2
-from agents import RunContextWrapper, UserError
-from agents.mcp import MCPServerStreamableHttp
+from agents import AgentBase, RunContextWrapper, UserError
+from agents.mcp import MCPServer
 from agents.mcp.util import MCPToolCustomDataContext
+from mcp import Client
+from mcp.client.caching import CacheConfig, InMemoryResponseCacheStore
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, RequestParamsMeta, Tool
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
-from backend.observability.tools import ObservedMCPServer
+from backend.observability import agents_bridge
+from backend.observability.tools import SIDE, record_tool_call
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Built once: certificate loading is the expensive part of creating an HTTP client.
 _SSL_CONTEXT = ssl.create_default_context()
@@ -94,16 +117,15 @@ def _tool_failed(_: RunContextWrapper[Any], error: Exception) -> str:
 
 
 def _rejected(error: BaseException) -> bool:
-    """Did the server answer the connection with an error (as it does to a refused token)?
+    """Did the server answer with an error (as it does to a refused token)?
 
-    With `mcp` 2.x a 401 on the initialize request surfaces as an ExceptionGroup holding an
-    MCPError ("Server returned an error response"), with no status; with 1.x, as a UserError
-    naming the HTTP status. An unreachable server is a UserError ("Could not reach the server").
+    With `mcp` 2.x a 401 surfaces as an MCPError ("Server returned an error response"), with no
+    status, possibly inside an ExceptionGroup; an unreachable server is an OSError from the
+    reachability check.
     """
     if isinstance(error, BaseExceptionGroup):
         return error.subgroup(lambda exc: isinstance(exc, MCPError)) is not None
-    text = str(error)
-    return "HTTP error 401" in text or "HTTP error 403" in text
+    return isinstance(error, MCPError)
 
 
 def _connect_error(error: BaseException, token: str, settings: Settings) -> TaskServerError:
@@ -124,6 +146,133 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
     return TaskServerUnavailable("The task server is unavailable")
 
 
+# The protocol revision our MCP server speaks (mcp 2.x): pinned, so no connection negotiates it.
+PROTOCOL_VERSION = "2026-07-28"
+
+
+def _unknown_tool(result: CallToolResult) -> bool:
+    """The server's answer to a tool it does not have (mcp 2.x: an error result naming it)."""
+    if not result.is_error:
+        return False
+    text = " ".join(getattr(block, "text", "") for block in result.content)
+    return "unknown tool" in text.lower()
+
+
+class TaskServer(MCPServer):
+    """One turn's MCP server for the Agents SDK: the caller's token, the process's pool and cache.
+
+    `connect()` sends nothing over HTTP once the tool list is cached (version pinned); each
+    `call_tool` is one `tools/call` request. Each of them runs an `mcp.Client` of its own in a
+    task of its own: a transport failure (the server killed mid-call) fails the client's task
+    group, whose cancel scope would otherwise cancel the turn's task itself; in a task of its
+    own it is just this call's exception, which the SDK turns into a failed tool call. A client
+    costs no round trip (no handshake), only ~0.5 ms of CPU.
+    """
+
+    def __init__(self, owner: TaskServerClient, token: str, settings: Settings) -> None:
+        super().__init__(
+            # Tools return structured content; the model gets that JSON, not a duplicate text copy.
+            use_structured_content=True,
+            custom_data_extractor=_tool_outcome,
+            failure_error_function=_tool_failed,
+        )
+        self._owner, self._token, self._settings = owner, token, settings
+        self._tools: list[Tool] | None = None
+
+    @property
+    def name(self) -> str:
+        return "todo"
+
+    async def _isolated(self, work: Callable[[Client], Awaitable[_T]]) -> _T:
+        """Run `work` with a fresh client, in a task of its own (see the class docstring)."""
+        settings = self._settings
+
+        async def run() -> _T:
+            http = self._owner.http_client(
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=httpx2.Timeout(settings.mcp_timeout_seconds),
+            )
+            try:
+                client = Client(
+                    # A stateless server has no session to end: no DELETE on close.
+                    streamable_http_client(
+                        settings.mcp_server_url, http_client=http, terminate_on_close=False
+                    ),
+                    mode=PROTOCOL_VERSION,
+                    read_timeout_seconds=settings.mcp_timeout_seconds,
+                    cache=self._owner.cache_config(settings.mcp_server_url, self._token),
+                )
+                async with client:
+                    return await work(client)
+            finally:
+                await http.aclose()
+
+        # Awaiting the task passes a cancellation of the turn on to it.
+        return await asyncio.get_running_loop().create_task(run())
+
+    async def connect(self) -> None:
+        url = self._settings.mcp_server_url
+        await self._owner.check_reachable(url, self._settings.mcp_timeout_seconds)
+        refresh = self._owner.take_refresh(url)
+        with agents_bridge.bridged_span():  # a listing request nests under the SDK's span
+            listing = await self._isolated(
+                lambda client: client.list_tools(cache_mode="refresh" if refresh else "use")
+            )
+        self._tools = list(listing.tools)
+
+    async def cleanup(self) -> None:
+        """Nothing stays open between calls."""
+
+    async def list_tools(
+        self,
+        run_context: RunContextWrapper[Any] | None = None,
+        agent: AgentBase[Any] | None = None,
+    ) -> list[Tool]:
+        if self._tools is None:
+            raise RuntimeError("TaskServer.connect() was not called")
+        return list(self._tools)
+
+    @property
+    def cached_tools(self) -> list[Tool] | None:
+        return self._tools
+
+    async def call_tool(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
+        # `_meta` from the SDK's tool_meta_resolver (none is configured) is the wire's open mapping.
+        wire_meta = cast("RequestParamsMeta | None", meta)
+
+        async def call(client: Client) -> CallToolResult:
+            # From the cache: gives this client the tools' output schemas, so that it checks
+            # the result without listing again.
+            await client.list_tools()
+            return await client.call_tool(tool_name, arguments, meta=wire_meta)
+
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            # Inside the OTel span of the SDK's tool span: the MCP request's `traceparent`
+            # continues the turn's trace into the MCP server.
+            with agents_bridge.bridged_span():
+                result = await self._isolated(call)
+            outcome = "error" if result.is_error else "ok"
+        finally:
+            record_tool_call(SIDE, tool_name, outcome, time.perf_counter() - started)
+        if _unknown_tool(result):  # the server changed under the cached list: fetch it anew
+            self._owner.refresh_tools(self._settings.mcp_server_url)
+        return result
+
+    async def list_prompts(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=[])
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> GetPromptResult:
+        raise LookupError(f"the task server has no prompt {name!r}")
+
+
 class ToolCallWatcher(Protocol):
     """Told about each tool call before it is sent and after it returns (the turn's journal)."""
 
@@ -132,8 +281,8 @@ class ToolCallWatcher(Protocol):
     async def after_call(self, index: int, result: CallToolResult | None) -> None: ...
 
 
-class _WatchedServer(ObservedMCPServer):
-    """The SDK's client with a watcher around `call_tool`, the one way the agent runs a tool."""
+class _WatchedServer(TaskServer):
+    """A turn's task server with a watcher around `call_tool`, the one way the agent runs a tool."""
 
     watcher: ToolCallWatcher | None = None
 
@@ -168,7 +317,7 @@ class _WatchedServer(ObservedMCPServer):
 
 
 class TaskServerClient:
-    """The app's way to the MCP task server: one connection per turn over one shared pool.
+    """The app's way to the MCP task server: per process one pool, one tool-list cache.
 
     Built in the app's lifespan (the pool belongs to the event loop serving requests), closed on
     shutdown. Where the server is comes with each connection (`settings.mcp_server_url`).
@@ -176,44 +325,61 @@ class TaskServerClient:
 
     def __init__(self) -> None:
         self._pool = _SharedPool()
+        self._cache_store = InMemoryResponseCacheStore(max_entries=64)
+        self._refresh: set[str] = set()  # URLs whose tool list must be fetched anew
 
-    def _http_client(
-        self,
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
+    def http_client(
+        self, headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None
     ) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=self._pool)
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, transport=self._pool)
+
+    def cache_config(self, url: str, token: str) -> CacheConfig:
+        # Entries the server marks "private" stay with the credential that fetched them; the
+        # tool list is "public" and serves every caller (`share_public`). Results without a
+        # hint are not kept (`default_ttl_ms=0`); tools/call results never are.
+        return CacheConfig(
+            store=self._cache_store,
+            partition=hashlib.sha256(token.encode()).hexdigest(),
+            target_id=url,
+            share_public=True,
+        )
+
+    def refresh_tools(self, url: str) -> None:
+        self._refresh.add(url)
+
+    def take_refresh(self, url: str) -> bool:
+        if url in self._refresh:
+            self._refresh.discard(url)
+            return True
+        return False
+
+    async def check_reachable(self, url: str, seconds: float) -> None:
+        """Raise OSError if the server accepts no TCP connection (stopped, wrong address).
+
+        The tool list is cached, so a turn would otherwise find a stopped server only when the
+        model calls a tool: after a model call spent and with a half-done turn to store. A TCP
+        connect costs ~0.1 ms and no HTTP request; a server that accepts but does not answer is
+        caught by the tool call's timeout.
+        """
+        address = httpx2.URL(url)
+        port = address.port or (443 if address.scheme == "https" else 80)
+        async with asyncio.timeout(seconds):
+            _, writer = await asyncio.open_connection(address.host, port)
+        writer.close()
 
     @asynccontextmanager
     async def connect(
         self, token: str, settings: Settings, watcher: ToolCallWatcher | None = None
-    ) -> AsyncIterator[MCPServerStreamableHttp]:
-        """A connected MCP client acting as the token's user; raises TaskServerError if not.
+    ) -> AsyncIterator[TaskServer]:
+        """A connected MCP server acting as the token's user; raises TaskServerError if not.
 
-        `watcher` hears of every tool call before it is sent: the turn's journal. Tool calls
-        are counted and traced as well (`ObservedMCPServer`).
+        `watcher` hears of every tool call before it is sent: the turn's journal.
         """
-        watched = _WatchedServer(
-            params={
-                "url": settings.mcp_server_url,
-                "headers": {"Authorization": f"Bearer {token}"},
-                "timeout": settings.mcp_timeout_seconds,
-                "httpx_client_factory": self._http_client,
-            },
-            name="todo",
-            cache_tools_list=True,
-            client_session_timeout_seconds=settings.mcp_timeout_seconds,
-            # Tools return structured content; the model gets that JSON, not a duplicate text copy.
-            use_structured_content=True,
-            custom_data_extractor=_tool_outcome,
-            failure_error_function=_tool_failed,
-        )
-        watched.watcher = watcher
-        server: MCPServerStreamableHttp = watched
+        server = _WatchedServer(self, token, settings)
+        server.watcher = watcher
         try:
             await server.connect()
-        except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup
+        except Exception as exc:  # OSError / TimeoutError (unreachable), MCPError (refused)
             raise _connect_error(exc, token, settings) from None
         try:
             yield server

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
 from backend.config import Settings, get_settings
+from backend.environment import neutralise_empty_variables
 from backend.middleware import RequestContextMiddleware
+from backend.retry_after import RetryAfterOn503Middleware
 
 log = logging.getLogger("backend")
 
@@ -101,6 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    neutralise_empty_variables()  # "" means "not set", for the libraries too
     settings = settings or get_settings()
     app = FastAPI(title="Todo agent", version=__version__)
     install_error_handlers(app)
@@ -118,5 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(RetryAfterOn503Middleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from backend.chat.agent import chat_model
 from backend.chat.idempotency import StoredAnswer
+from backend.chat.keepalive import KEEPALIVE, with_keepalive
 from backend.chat.turn import (
     TextDelta,
     ToolCalled,
@@ -132,7 +133,8 @@ async def chat(
         return _stored_error(prepared)
     outcome = await start_turn(prepared, model, settings).result()
     if isinstance(outcome, TurnFailed):
-        raise HTTPException(outcome.status, outcome.detail)
+        headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
+        raise HTTPException(outcome.status, outcome.detail, headers=headers)
     return outcome.body()
 
 
@@ -149,7 +151,10 @@ def _event_payload(event: TurnEvent) -> dict[str, Any]:
         return {"type": "tool_call", **event.call.public()}
     if isinstance(event, TurnDone):
         return {"type": "done", **event.body()}
-    return {"type": "error", "status": event.status, "detail": event.detail}
+    error: dict[str, Any] = {"type": "error", "status": event.status, "detail": event.detail}
+    if event.retry_after:
+        error["retry_after"] = event.retry_after
+    return error
 
 
 async def _live(events: AsyncIterator[TurnEvent]) -> AsyncIterator[dict[str, Any]]:
@@ -168,8 +173,9 @@ async def _replayed(body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
 
 
 async def _stream(payloads: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
-    async for payload in payloads:
-        yield _sse(payload)
+    # While the model thinks (or a retry waits), comment lines keep proxies from closing it.
+    async for payload in with_keepalive(payloads):
+        yield KEEPALIVE if payload is None else _sse(payload)
     yield "data: [DONE]\n\n"
 
 

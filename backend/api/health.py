@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from backend.chat.model_check import model_configuration_problem
 from backend.config import get_settings
 from backend.db import get_engine
 
@@ -38,11 +39,16 @@ async def _mcp_ok(url: str) -> bool:
         return False
 
 
-@router.get("/ready", responses={503: {"description": "The database or the MCP server is down"}})
+@router.get(
+    "/ready",
+    responses={503: {"description": "The database or the MCP server is down, or the model"}},
+)
 async def ready() -> JSONResponse:
+    settings = get_settings()
     checks = {
         "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
-        "mcp_server": "ok" if await _mcp_ok(get_settings().mcp_server_url) else "unavailable",
+        "mcp_server": "ok" if await _mcp_ok(settings.mcp_server_url) else "unavailable",
+        "model": model_configuration_problem(settings) or "ok",
     }
     healthy = all(value == "ok" for value in checks.values())
     return JSONResponse(

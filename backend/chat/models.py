@@ -17,19 +17,23 @@ import weakref
 from functools import lru_cache
 
 import httpx2
-from agents import Model, ModelBehaviorError, OpenAIChatCompletionsModel, set_tracing_disabled
+from agents import Model, ModelBehaviorError, set_tracing_disabled
 from openai import APIError, AsyncOpenAI, DefaultAsyncHttpxClient
 
+from backend.chat.provider_model import ProviderModel, RequestLimits
+from backend.chat.tracing_key import configure_tracing
 from backend.config import ConfigError, Settings
+from backend.environment import neutralise_empty_variables
 
 OFFLINE = "offline"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 # How long to wait for a TCP connection to the provider. An unreachable provider should fail a
 # turn in seconds, not after the full MODEL_TIMEOUT_SECONDS (which bounds each read instead).
 CONNECT_TIMEOUT_SECONDS = 5.0
-# One retry for a dropped connection, a 5xx or a 429: enough to ride out a blip, while a person
-# waiting on a chat turn never sits through the SDK default of three attempts.
-MAX_RETRIES = 1
+# The client does not retry on its own: `ProviderModel` retries once, and only when the
+# provider's Retry-After fits in what is left of the turn deadline.
+MAX_RETRIES = 0
 
 # What a call to a real model can raise, all of which mean "the model provider failed":
 # - openai.APIError: HTTP errors (APIStatusError: 4xx/5xx, e.g. InternalServerError,
@@ -46,7 +50,8 @@ PROVIDER_ERRORS: tuple[type[BaseException], ...] = (
 
 def configure_sdk(settings: Settings) -> None:
     """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for."""
-    set_tracing_disabled(not settings.tracing)
+    neutralise_empty_variables()
+    set_tracing_disabled(not configure_tracing(settings))
 
 
 @lru_cache(maxsize=1)
@@ -58,10 +63,14 @@ def _ssl_context() -> ssl.SSLContext:
 
 def _new_client(api_key: str | None, base_url: str | None, timeout: float) -> AsyncOpenAI:
     timeouts = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS))
+    # Every argument explicit: the client would otherwise read OPENAI_* from the environment
+    # itself (an empty OPENAI_BASE_URL from compose broke every request).
     return AsyncOpenAI(
         # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the client needs one.
         api_key=api_key or "unused",
-        base_url=base_url,
+        base_url=base_url or OPENAI_BASE_URL,
+        organization=None,
+        project=None,
         timeout=timeouts,
         max_retries=MAX_RETRIES,
         # The SDK's defaults (connection limits, redirects), with the shared SSL context.
@@ -111,4 +120,5 @@ def build_model(settings: Settings) -> Model:
         return OfflineModel()
     check_model_settings(settings)
     client = openai_client(settings)
-    return OpenAIChatCompletionsModel(model=settings.model_name, openai_client=client)
+    limits = RequestLimits(context_tokens=settings.context_tokens, store=settings.openai_store)
+    return ProviderModel(settings.model_name, client, limits)

@@ -42,8 +42,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from backend.chat import idempotency, store
 from backend.chat.agent import ChatContext, build_agent
+from backend.chat.deadline import turn_deadline
 from backend.chat.history import ToolCallRecord, replay
-from backend.chat.mcp_client import TOOL_FAILED, TaskServerError, task_server
+from backend.chat.mcp_client import TaskServerError, task_server
+from backend.chat.provider_errors import classify
+from backend.chat.reply import ReplyText
+from backend.chat.tool_errors import format_tool_error, is_error_output
+from backend.chat.tracing_key import tracing_allowed
 from backend.config import Settings
 from backend.db import session_scope
 
@@ -116,6 +121,7 @@ class TurnDone:
 class TurnFailed:
     status: int
     detail: str
+    retry_after: int | None = None  # seconds, for a Retry-After header
 
 
 TurnEvent = TurnStarted | TextDelta | ToolCalled | TurnDone | TurnFailed
@@ -257,7 +263,7 @@ class _ToolCallLog:
         output = _field(raw, "output")
         # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
         # text with no MCP result: report it as an error too, not as a successful string.
-        is_error = bool((item.custom_data or {}).get("is_error")) or output == TOOL_FAILED
+        is_error = bool((item.custom_data or {}).get("is_error")) or is_error_output(output)
         record = ToolCallRecord(
             call_id, name, _parameters(arguments), _result(output, is_error), arguments, output
         )
@@ -286,6 +292,9 @@ def _failure(exc: BaseException) -> tuple[int, str]:
     """A plain reason for the caller; never the exception text (it may hold URLs or keys)."""
     if isinstance(exc, TaskServerError):
         return exc.status, exc.detail
+    provider = classify(exc)
+    if provider is not None:
+        return provider.status, provider.detail
     if isinstance(exc, TimeoutError | openai.APITimeoutError):
         return 503, "The model did not answer in time"
     if isinstance(exc, openai.APIConnectionError):
@@ -348,9 +357,12 @@ class TurnRun:
     ) -> TurnDone | TurnFailed:
         request, claimed = self.prepared.request, self.prepared.claimed
         calls = _ToolCallLog()
+        reply_text = ReplyText()
         try:
-            # A turn never outlives its claim, so two turns never run in one conversation.
-            async with asyncio.timeout(settings.turn_claim_seconds):
+            # A turn never outlives its claim, so two turns never run in one conversation; and
+            # never TURN_TIMEOUT_SECONDS, every model call and retry included.
+            limit = min(settings.turn_claim_seconds, settings.turn_timeout_seconds)
+            async with turn_deadline(limit):
                 async with task_server(request.token, settings) as server:
                     result = Runner.run_streamed(
                         build_agent(server, model),
@@ -361,23 +373,33 @@ class TurnRun:
                         context=ChatContext(request.user_id, claimed.conversation_id),
                         max_turns=MAX_TURNS,
                         run_config=RunConfig(
-                            tracing_disabled=not settings.tracing, workflow_name="Todo chat"
+                            tracing_disabled=not tracing_allowed(settings),
+                            workflow_name="Todo chat",
+                            # An invented tool name is the model's mistake: it reads an error
+                            # naming the real tools and tries again.
+                            tool_not_found_behavior="return_error_to_model",
+                            tool_error_formatter=format_tool_error,
                         ),
                     )
                     async for event in result.stream_events():
-                        self._forward(event, calls, emit)
-                    reply = "" if result.final_output is None else str(result.final_output)
+                        self._forward(event, calls, reply_text.add(emit))
+                    final = "" if result.final_output is None else str(result.final_output)
+                    # Text written before a tool call is part of the reply too.
+                    reply = reply_text.reply(final)
                     if not reply.strip():
                         # A provider stream of garbage (chunks without choices) ends without an
                         # error but with nothing to say: a failure, not an empty stored reply.
                         raise ModelBehaviorError("the model returned an empty answer")
         except Exception as exc:
             status, detail = _failure(exc)
+            provider = classify(exc)
             if status >= 500 and not isinstance(exc, TaskServerError):
                 log.warning(
                     "chat turn failed",
                     exc_info=status == 500,
-                    extra={"error_type": type(exc).__name__},
+                    extra=provider.log_fields
+                    if provider is not None
+                    else {"error_type": type(exc).__name__},
                 )
             records = calls.records()
             if records:
@@ -386,7 +408,8 @@ class TurnRun:
                 )
             else:
                 await run_in_threadpool(self._abandon)
-            return TurnFailed(status, detail)
+            retry_after = provider.retry_after if provider is not None else None
+            return TurnFailed(status, detail, retry_after)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
         await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
         return done

@@ -30,6 +30,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 
 from backend.chat import models
 from backend.chat.models import PROVIDER_ERRORS, build_model, configure_sdk, openai_client
+from backend.chat.stream_normaliser import IncompleteStreamError
 from backend.config import ConfigError, Settings
 from tests.fake_openai import (
     GARBAGE,
@@ -120,7 +121,8 @@ def test_base_url_without_key_is_enough_for_a_local_server(fake: FakeOpenAI) -> 
 
 def test_client_timeouts_and_retries_are_deliberate(fake: FakeOpenAI) -> None:
     client = openai_client(provider_settings(fake, model_timeout_seconds=42))
-    assert client.max_retries == models.MAX_RETRIES == 1
+    # The one retry is ProviderModel's (within the turn deadline), not the client's.
+    assert client.max_retries == models.MAX_RETRIES == 0
     assert client.timeout.read == 42
     assert client.timeout.connect == models.CONNECT_TIMEOUT_SECONDS
 
@@ -144,9 +146,21 @@ def test_a_second_event_loop_gets_a_working_client(fake: FakeOpenAI) -> None:
 def test_tracing_is_off_unless_asked_for(fake: FakeOpenAI) -> None:
     configure_sdk(provider_settings(fake, tracing=False))
     assert isinstance(trace("probe"), NoOpTrace)
-    configure_sdk(provider_settings(fake, tracing=True))
+    openai_settings = Settings(
+        _env_file=None, model="gpt-4.1-mini", openai_api_key="sk-test", tracing=True
+    )
+    configure_sdk(openai_settings)
     try:
         assert not isinstance(trace("probe"), NoOpTrace)
+    finally:
+        configure_sdk(provider_settings(fake, tracing=False))
+
+
+def test_tracing_never_sends_a_third_party_key_to_openai(fake: FakeOpenAI) -> None:
+    # Traces go to OpenAI; OPENAI_API_KEY here belongs to the provider at OPENAI_BASE_URL.
+    configure_sdk(provider_settings(fake, tracing=True, openai_api_key="gemini-key"))
+    try:
+        assert isinstance(trace("probe"), NoOpTrace)
     finally:
         configure_sdk(provider_settings(fake, tracing=False))
 
@@ -201,7 +215,8 @@ FAILURES = [
     pytest.param(error(429), openai.RateLimitError, 2, id="http-429-retried-once"),
     pytest.param(error(401), openai.AuthenticationError, 1, id="http-401-not-retried"),
     pytest.param(MALFORMED, json.JSONDecodeError, 1, id="malformed-json"),
-    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 2, id="timeout"),
+    # A timeout already used up its share of the turn deadline: no second wait.
+    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 1, id="timeout"),
 ]
 
 
@@ -224,12 +239,13 @@ async def test_a_completion_without_choices_is_a_model_behavior_error(fake: Fake
         await run_agent(provider_settings(fake), "buy milk", streaming=False)
 
 
-async def test_a_stream_without_choices_ends_with_an_empty_reply(fake: FakeOpenAI) -> None:
-    # Documents the SDK: chunks without choices are skipped, so garbage in a stream is no
-    # exception but an empty reply with no tool call. The chat route must treat that as a failure.
+async def test_a_stream_without_choices_is_an_incomplete_answer(fake: FakeOpenAI) -> None:
+    # The SDK skips chunks without choices; with no finish_reason the normaliser calls the
+    # answer incomplete instead of letting it pass as an empty reply.
     fake.fail_with(GARBAGE)
-    reply, deltas = await run_agent(provider_settings(fake), "buy milk", streaming=True)
-    assert (reply, deltas, added) == ("", [], [])
+    with pytest.raises(IncompleteStreamError):
+        await run_agent(provider_settings(fake), "buy milk", streaming=True)
+    assert added == []
 
 
 async def test_failure_after_a_tool_ran_still_raises(fake: FakeOpenAI) -> None:

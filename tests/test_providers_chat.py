@@ -122,14 +122,18 @@ def test_a_later_turn_sees_earlier_tool_calls_from_the_database(client, fake, he
 
 
 PROVIDER_FAILURES = [
-    pytest.param(error(500), "The model provider returned an error", id="http-500"),
+    pytest.param(error(500), "The AI provider had an error; try again shortly.", id="http-500"),
     pytest.param(
-        error(429), "The model provider is rate limiting requests; try again shortly", id="429"
+        error(429),
+        "The AI provider is rate limiting this service; try again in 1 seconds.",
+        id="429",
     ),
     pytest.param(
         MALFORMED, "The model returned an answer the assistant could not use", id="malformed"
     ),
-    pytest.param(Failure("hang", seconds=5), "The model did not answer in time", id="timeout"),
+    pytest.param(
+        Failure("hang", seconds=5), "The model did not answer in time; try again.", id="timeout"
+    ),
 ]
 
 
@@ -147,7 +151,12 @@ def test_provider_failures_are_503_and_store_nothing(client, fake, headers, fail
 def test_provider_failures_end_a_stream_with_an_error_event(client, fake, headers, failure, detail):
     fake.fail_with(failure)
     events = stream_events(client, headers, "buy milk")
-    assert events[-2:] == [{"type": "error", "status": 503, "detail": detail}, "[DONE]"]
+    assert events[-1] == "[DONE]"
+    assert {key: events[-2][key] for key in ("type", "status", "detail")} == {
+        "type": "error",
+        "status": 503,
+        "detail": detail,
+    }
     assert conversations(client, headers) == []
 
 
@@ -156,7 +165,7 @@ def test_a_provider_failure_after_a_tool_ran_keeps_what_the_tool_did(client, fak
     fake.script(tool_call("add_task", {"title": "eggs"}), error(500), error(500))
     response = chat(client, headers, "add eggs")
     assert response.status_code == 503
-    assert response.json() == {"detail": "The model provider returned an error"}
+    assert response.json() == {"detail": "The AI provider had an error; try again shortly."}
 
     assert [task["title"] for task in tasks(client, headers)] == ["eggs"]
     [conversation] = conversations(client, headers)

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import httpx2
 import openai
 from agents import OpenAIChatCompletionsModel
 from agents.models.openai_client_utils import is_official_openai_client
@@ -97,8 +98,20 @@ class ProviderCalls:
             prepared.pop("store", None)
         left = deadline.remaining()
         if left is not None:
-            prepared["timeout"] = max(0.1, left)
+            prepared["timeout"] = self._timeout_within(max(0.1, left))
         return prepared
+
+    def _timeout_within(self, left: float) -> httpx2.Timeout:
+        """The client's own timeouts, none longer than what is left of the turn."""
+        own = self.client.timeout
+        if not isinstance(own, httpx2.Timeout):
+            return httpx2.Timeout(min(float(own), left) if own is not None else left)
+        return httpx2.Timeout(
+            connect=min(own.connect or left, left),
+            read=min(own.read or left, left),
+            write=min(own.write or left, left),
+            pool=min(own.pool or left, left),
+        )
 
     def _with_signatures(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self.signatures:

@@ -126,6 +126,7 @@ def test_a_failure_after_the_stream_began_is_an_error_event_and_stores_nothing(
         "type": "error",
         "status": 503,
         "detail": "The model provider could not be reached",
+        "retry_after": 10,  # what a 503 would say in its Retry-After header
     }
     assert conversations(client, headers) == []
 

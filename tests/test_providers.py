@@ -30,7 +30,6 @@ from openai.types.responses import ResponseTextDeltaEvent
 
 from backend.chat import models
 from backend.chat.models import PROVIDER_ERRORS, build_model, configure_sdk, openai_client
-from backend.chat.stream_normaliser import IncompleteStreamError
 from backend.config import ConfigError, Settings
 from tests.fake_openai import (
     GARBAGE,
@@ -239,11 +238,11 @@ async def test_a_completion_without_choices_is_a_model_behavior_error(fake: Fake
         await run_agent(provider_settings(fake), "buy milk", streaming=False)
 
 
-async def test_a_stream_without_choices_is_an_incomplete_answer(fake: FakeOpenAI) -> None:
-    # The SDK skips chunks without choices; with no finish_reason the normaliser calls the
-    # answer incomplete instead of letting it pass as an empty reply.
+async def test_a_stream_without_choices_is_a_model_behavior_error(fake: FakeOpenAI) -> None:
+    # The SDK skips chunks without choices; the normaliser calls a stream with no answer in
+    # it a failure instead of letting it pass as an empty reply.
     fake.fail_with(GARBAGE)
-    with pytest.raises(IncompleteStreamError):
+    with pytest.raises(ModelBehaviorError):
         await run_agent(provider_settings(fake), "buy milk", streaming=True)
     assert added == []
 

@@ -122,7 +122,7 @@ def test_a_later_turn_sees_earlier_tool_calls_from_the_database(client, fake, he
 
 
 PROVIDER_FAILURES = [
-    pytest.param(error(500), "The AI provider had an error; try again shortly.", id="http-500"),
+    pytest.param(error(500), "The model provider returned an error", id="http-500"),
     pytest.param(
         error(429),
         "The AI provider is rate limiting this service; try again in 1 seconds.",
@@ -131,9 +131,7 @@ PROVIDER_FAILURES = [
     pytest.param(
         MALFORMED, "The model returned an answer the assistant could not use", id="malformed"
     ),
-    pytest.param(
-        Failure("hang", seconds=5), "The model did not answer in time; try again.", id="timeout"
-    ),
+    pytest.param(Failure("hang", seconds=5), "The model did not answer in time", id="timeout"),
 ]
 
 
@@ -165,7 +163,7 @@ def test_a_provider_failure_after_a_tool_ran_keeps_what_the_tool_did(client, fak
     fake.script(tool_call("add_task", {"title": "eggs"}), error(500), error(500))
     response = chat(client, headers, "add eggs")
     assert response.status_code == 503
-    assert response.json() == {"detail": "The AI provider had an error; try again shortly."}
+    assert response.json() == {"detail": "The model provider returned an error"}
 
     assert [task["title"] for task in tasks(client, headers)] == ["eggs"]
     [conversation] = conversations(client, headers)

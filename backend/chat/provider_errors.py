@@ -192,13 +192,13 @@ def classify(exc: BaseException) -> ProviderFailure | None:
         )
     if isinstance(exc, openai.APITimeoutError | TimeoutError):
         return ProviderFailure(
-            "timeout", 503, "The model did not answer in time; try again.", 5, _log_fields(exc)
+            "timeout", 503, "The model did not answer in time", 5, _log_fields(exc)
         )
     if isinstance(exc, openai.APIConnectionError):
         return ProviderFailure(
             "unreachable",
             503,
-            "The AI provider could not be reached; try again shortly.",
+            "The model provider could not be reached",
             10,
             _log_fields(exc, "OPENAI_BASE_URL"),
         )
@@ -210,7 +210,7 @@ def classify(exc: BaseException) -> ProviderFailure | None:
         return ProviderFailure(
             "provider_error",
             503,
-            "The AI provider had an error; try again shortly.",
+            "The model provider returned an error",
             _seconds(retry_after_seconds(exc)) or 5,
             _log_fields(exc),
         )

@@ -70,11 +70,13 @@ class StreamNormaliser:
 
     signatures: dict[str, str] = field(default_factory=dict)
     finished: bool = False
+    answered: bool = False  # a chunk with a choice arrived
     _calls: list[_Call] = field(default_factory=list)
     _by_provider_index: dict[int, _Call] = field(default_factory=dict)
 
     def chunk(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
         for choice in chunk.choices or []:
+            self.answered = True
             if choice.finish_reason:
                 self.finished = True
             delta = choice.delta
@@ -124,6 +126,8 @@ async def normalised_stream(
 ) -> AsyncGenerator[ChatCompletionChunk, None]:
     async for chunk in stream:
         yield normaliser.chunk(chunk)
+    if not normaliser.answered:
+        raise ModelBehaviorError("the provider's stream held no answer")
     if not normaliser.finished:
         raise IncompleteStreamError("the provider's stream ended before the answer was complete")
 

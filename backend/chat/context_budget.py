@@ -14,7 +14,8 @@ text); nothing downloads a tokenizer. The rules, applied until the request fits:
 3. the oldest turns are dropped whole (a tool call never loses its output).
 
 `fit(..., hard=True)` is the retry after a provider said the context was too long: the budget
-is halved and every earlier tool output is summarised first.
+becomes half of the refused request (or of CONTEXT_TOKENS, if smaller) and every earlier tool
+output is summarised first.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def fit(
     messages: list[Message], tools: Any, budget_tokens: int, *, hard: bool = False
 ) -> list[Message]:
     """The messages to send: within the budget when at all possible (see the module doc)."""
-    budget = budget_tokens // 2 if hard else budget_tokens
+    budget = budget_tokens
+    if hard:  # the provider's window is smaller than we thought: half of what was refused
+        budget = min(budget, estimated_tokens(messages) + estimated_tokens(tools or [])) // 2
     head, turns = _turns(messages)
     if not turns:
         return messages

@@ -47,7 +47,7 @@ def _token(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from backend.chat.models import check_model_settings
+    from backend.chat.providers import check_model_settings
     from backend.logs import configure_logging
 
     settings = get_settings()
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     better_auth_secret: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Better Auth's `jwt` plugin publishes its public keys here: {BETTER_AUTH_URL}/api/auth/jwks
+    jwt_jwks_url: str | None = None
 
     mcp_server_url: str = "http://127.0.0.1:8001/mcp"
     # Hosts/origins the MCP server accepts (DNS-rebinding protection). Empty: loopback only.
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=50, ge=2, le=1000)
     turn_claim_seconds: float = 120.0
     chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
+    # Deletes a chat turn may make without asking, when its message names fewer (see
+    # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.
+    delete_confirm_threshold: int = Field(default=1, ge=0)
     redis_url: str | None = None
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
@@ -72,6 +78,15 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        # Only the operator's own http(s) endpoint is ever fetched (never file:, never a URL
+        # taken from a token such as `jku`).
+        if value is not None and urlsplit(value).scheme.lower() not in ("http", "https"):
+            raise ValueError("JWT_JWKS_URL must be an http:// or https:// URL")
         return value
 
     @property

@@ -1,15 +1,29 @@
-"""FastAPI dependencies: the database session and the authenticated user."""
+"""FastAPI dependencies: the app's settings and long-lived clients, the database session, the
+authenticated user, the chat rate limit.
+
+The long-lived objects are built once by the app's lifespan (`backend.main`) and kept on
+`app.state`; routes read them only through the aliases here, and tests replace them with
+`app.dependency_overrides` (e.g. `get_chat_model` for a scripted model).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import math
+from typing import Annotated, cast
 
+from agents import Model
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlmodel import Session
 
-from backend.auth import AuthError, Principal, bearer_token, verify_token
-from backend.config import Settings, get_settings
+from backend.auth import AuthError, Principal, bearer_token, verify_token_async
+from backend.chat.mcp_client import TaskServerClient
+from backend.chat.providers import ModelProvider, ModelUnavailableError
+from backend.config import Settings
 from backend.db import get_session
+from backend.ratelimit import RateLimiter, RateLimitExceeded
+
+log = logging.getLogger(__name__)
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
@@ -17,16 +31,51 @@ SessionDep = Annotated[Session, Depends(get_session)]
 # The dependencies below are `async def` on purpose: they are CPU-only and take microseconds,
 # while FastAPI runs every plain `def` dependency on a worker thread (a thread hand-off each,
 # three per request, which a busy machine turns into milliseconds).
-async def current_settings() -> Settings:
-    return get_settings()
+async def current_settings(request: Request) -> Settings:
+    """The settings the app was created with (`create_app(settings)`)."""
+    return cast(Settings, request.app.state.settings)
 
 
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 
+async def get_rate_limiter(request: Request) -> RateLimiter:
+    return cast(RateLimiter, request.app.state.rate_limiter)
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+async def get_model_provider(request: Request) -> ModelProvider:
+    return cast(ModelProvider, request.app.state.model_provider)
+
+
+ModelProviderDep = Annotated[ModelProvider, Depends(get_model_provider)]
+
+
+async def get_chat_model(provider: ModelProviderDep) -> Model:
+    """The turn's model, built before the conversation is claimed (a failure changes nothing)."""
+    try:
+        return provider.model()
+    except Exception as exc:
+        log.exception("the chat model could not be created")
+        raise ModelUnavailableError from exc
+
+
+ChatModelDep = Annotated[Model, Depends(get_chat_model)]
+
+
+async def get_task_servers(request: Request) -> TaskServerClient:
+    return cast(TaskServerClient, request.app.state.task_servers)
+
+
+TaskServersDep = Annotated[TaskServerClient, Depends(get_task_servers)]
+
+
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     try:
-        principal = verify_token(bearer_token(request.headers.get("authorization")), settings)
+        token = bearer_token(request.headers.get("authorization"))
+        principal = await verify_token_async(token, settings)
     except AuthError as exc:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -52,3 +101,18 @@ async def get_path_user(
 
 
 CurrentUser = Annotated[str, Depends(get_path_user)]
+
+
+async def enforce_chat_rate_limit(
+    user_id: CurrentUser, settings: SettingsDep, limiter: RateLimiterDep
+) -> None:
+    """Route dependency: RateLimitExceeded (429 with `Retry-After`) when over the chat limit.
+
+    It depends on the authenticated path user, so a request without a valid token is a 401 and
+    costs nothing.
+    """
+    if settings.chat_rate_limit <= 0:
+        return
+    decision = await limiter.hit(f"chat:{user_id}")
+    if not decision.allowed:
+        raise RateLimitExceeded(max(1, math.ceil(decision.retry_after)))

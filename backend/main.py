@@ -1,111 +1,59 @@
-"""The FastAPI application."""
+"""The FastAPI application and its composition root.
+
+`create_app(settings)` is the one place where the app's long-lived objects are made: its lifespan
+builds them from that `Settings` once, keeps them on `app.state` and closes them on shutdown.
+Routes read them through the aliases in `backend.deps`.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
 from backend.api import chat, conversations, health, tasks, web
+from backend.api.errors import API_ERRORS, CHAT_ERRORS, install_error_handlers
+from backend.chat.mcp_client import TaskServerClient
+from backend.chat.providers import ModelProvider, configure_sdk
 from backend.config import Settings, get_settings
 from backend.environment import neutralise_empty_variables
 from backend.middleware import RequestContextMiddleware
+from backend.ratelimit import build_rate_limiter
 from backend.retry_after import RetryAfterOn503Middleware
 
-log = logging.getLogger("backend")
+__all__ = ["create_app", "install_error_handlers", "lifespan"]
 
 
-class ErrorDetail(BaseModel):
-    detail: str
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build the clients every request shares from `app.state.settings`; close them at the end.
 
-
-def _error(description: str) -> dict:
-    return {"model": ErrorDetail, "description": description}
-
-
-# Declared in the OpenAPI schema so clients (and the schemathesis fuzz tests) know every answer.
-API_ERRORS: dict[int | str, dict] = {
-    400: _error("The body could not be parsed (not JSON, or not UTF-8)"),
-    401: _error("Missing or invalid bearer token"),
-    403: _error("The token belongs to another user than the path"),
-    404: _error("No such task or conversation for this user"),
-    413: _error("Request body too large"),
-    503: _error("The database (or, for chat, the model or the task server) is unavailable"),
-}
-
-
-class ValidationProblem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ChatInputError(BaseModel):
-    """Invalid input (a list of problems), or an Idempotency-Key reused for another request."""
-
-    detail: list[ValidationProblem] | str
-
-
-CHAT_ERRORS = {
-    **API_ERRORS,
-    422: {"model": ChatInputError, "description": "Invalid input or a reused Idempotency-Key"},
-    409: _error("A turn is already running in this conversation"),
-    429: _error("Chat rate limit exceeded; see Retry-After"),
-}
-
-
-def _validation_errors(exc: RequestValidationError) -> list[dict]:
-    # Echo where and why, never the rejected input itself (it may be huge or hold a secret).
-    return [
-        {
-            "loc": list(error.get("loc", ())),
-            "msg": error.get("msg", ""),
-            "type": error.get("type", ""),
-        }
-        for error in exc.errors()
-    ]
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(_validation_errors(exc))}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable", extra={"error_type": type(exc.orig).__name__})
-        return JSONResponse(
-            {"detail": "The database is unavailable; try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _db_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
-        log.error("database error", extra={"error_type": type(exc).__name__})
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    - the chat rate limiter (with its Redis client when `REDIS_URL` is set);
+    - the model provider, holding the one OpenAI client and its connection pool;
+    - the MCP task-server client, holding the pool of keep-alive connections to it;
+    - process-wide Agents SDK options (tracing), set once.
+    """
+    settings: Settings = app.state.settings
+    configure_sdk(settings)
+    app.state.rate_limiter = build_rate_limiter(settings)
+    app.state.model_provider = ModelProvider(settings)
+    app.state.task_servers = TaskServerClient()
+    try:
+        yield
+    finally:
+        await app.state.task_servers.aclose()
+        await app.state.model_provider.aclose()
+        await app.state.rate_limiter.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    neutralise_empty_variables()  # "" means "not set", for the libraries too
+    neutralise_empty_variables()  # "" means "not set", for the libraries too (environment.py)
     settings = settings or get_settings()
-    app = FastAPI(title="Todo agent", version=__version__)
+    app = FastAPI(title="Todo agent", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(tasks.router, responses=API_ERRORS)
@@ -121,6 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RetryAfterOn503Middleware)
+    app.add_middleware(RetryAfterOn503Middleware)  # every 503 says when to come back
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

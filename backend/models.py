@@ -22,7 +22,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored as UTC and always read back timezone-aware (SQLite drops the zone)."""
 
     impl = DateTime(timezone=True)

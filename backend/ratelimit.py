@@ -12,9 +12,7 @@ A sliding window: a request is allowed when the user made fewer than `limit` req
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import threading
 import time
 import uuid
@@ -23,14 +21,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import FastAPI, HTTPException, Request, status
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from backend.config import Settings
-from backend.deps import CurrentUser, SettingsDep
 
 log = logging.getLogger("backend.ratelimit")
 
 WINDOW_SECONDS = 60.0
+
+
+class RateLimitExceeded(Exception):
+    """The user is over the chat rate limit; `retry_after` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many chat requests; try again in {retry_after} seconds")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class Decision:
 class RateLimiter(Protocol):
     async def hit(self, key: str) -> Decision:
         """Count one request for `key`, unless it is over the limit."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds (the Redis connections); called on app shutdown."""
         ...
 
 
@@ -93,6 +103,9 @@ class MemoryRateLimiter:
                 break
             del self._hits[oldest_key]
 
+    async def aclose(self) -> None:
+        """Nothing to release: the counts live in this process."""
+
     def __len__(self) -> int:
         return len(self._hits)
 
@@ -136,31 +149,19 @@ class RedisRateLimiter:
             prefix,
             timeout,
         )
-        self._client = None
-        self._script = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Built with the app (in its lifespan), so its connections belong to the serving loop;
+        # nothing connects until the first request.
+        self._client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self._script = self._client.register_script(_SLIDING_WINDOW_LUA)
         self._down_until = 0.0
 
-    def _redis(self):
-        import redis.asyncio as aioredis
-
-        # Connections belong to the event loop that opened them: one client per loop.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = aioredis.Redis.from_url(
-                self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
-            )
-            self._script = self._client.register_script(_SLIDING_WINDOW_LUA)
-            self._loop = loop
-        return self._script
-
     async def hit(self, key: str) -> Decision:
-        from redis.exceptions import RedisError
-
         if time.monotonic() < self._down_until:
             return Decision(True)
         try:
-            wait_ms = await self._redis()(
+            wait_ms = await self._script(
                 keys=[self.prefix + key],
                 args=[int(self.window * 1000), self.limit, uuid.uuid4().hex],
             )
@@ -174,42 +175,11 @@ class RedisRateLimiter:
         return Decision(True) if int(wait_ms) == 0 else Decision(False, int(wait_ms) / 1000)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._client.aclose()
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
+    """The app's limiter (built once, in its lifespan): shared through Redis, or in-process."""
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, settings.chat_rate_limit)
     return MemoryRateLimiter(settings.chat_rate_limit)
-
-
-def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:
-    # One limiter per application, built on first use and rebuilt if the settings change.
-    config = (settings.chat_rate_limit, settings.redis_url)
-    current = getattr(app.state, "chat_rate_limiter", None)
-    if current is None or app.state.chat_rate_limiter_config != config:
-        current = app.state.chat_rate_limiter = build_rate_limiter(settings)
-        app.state.chat_rate_limiter_config = config
-    return current
-
-
-async def enforce_chat_rate_limit(
-    request: Request, user_id: CurrentUser, settings: SettingsDep
-) -> None:
-    """Route dependency: 429 with `Retry-After` when the user is over the chat limit.
-
-    It depends on the authenticated path user, so a request without a valid token is a 401 and
-    costs nothing.
-    """
-    if settings.chat_rate_limit <= 0:
-        return
-    decision = await _chat_limiter(request.app, settings).hit(f"chat:{user_id}")
-    if not decision.allowed:
-        seconds = max(1, math.ceil(decision.retry_after))
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many chat requests; try again in {seconds} seconds",
-            headers={"Retry-After": str(seconds)},
-        )

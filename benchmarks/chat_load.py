@@ -51,7 +51,16 @@ import sqlalchemy as sa  # noqa: E402
 from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
-from tests.servers import ServiceProcess, free_port, port_open, running, service_env  # noqa: E402
+from tests.support.chat import chat_body  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    ServiceProcess,
+    free_port,
+    port_open,
+    running,
+    service_env,
+)
+from tests.support.stack import Stack  # noqa: E402
+from tests.support.stack import stack as start_stack  # noqa: E402
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -246,11 +255,14 @@ def service(
 
 @contextlib.contextmanager
 def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
-    """`python -m tests.fake_openai` as a process of its own; yields its base URL and pid."""
+    """The fake OpenAI server (`tests.support.fake_openai`) as a process; yields its URL and pid."""
     port = free_port()
     log = open(folder / "fake-openai.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", str(port), "--delay", str(delay)],
+        [
+            *(sys.executable, "-m", "tests.support.fake_openai"),
+            *("--port", str(port), "--delay", str(delay)),
+        ],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -273,7 +285,9 @@ def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
 
 
 @dataclass
-class Stack:
+class Target:
+    """What the scenarios measure: the running stack's addresses and processes, tokens for it."""
+
     api: str  # base URL of the API (offline model)
     mcp: str  # the MCP endpoint
     database_url: str
@@ -281,6 +295,15 @@ class Stack:
     folder: Path
     env: dict[str, str]
     pids: dict[str, int]
+
+    @classmethod
+    def of(cls, services: Stack) -> Target:
+        api, mcp = services.api, services.mcp
+        assert api.process is not None and mcp.process is not None
+        pids = {"api": api.process.pid, "mcp": mcp.process.pid}
+        return cls(
+            api.url, mcp.url, services.database_url, services.secret, services.folder, api.env, pids
+        )
 
     def token(self, user: str) -> str:
         return mint_token(user, self.settings(), ttl_seconds=4 * 3600)
@@ -298,7 +321,7 @@ class Stack:
 
 
 class User:
-    def __init__(self, stack: Stack, name: str) -> None:
+    def __init__(self, stack: Target, name: str) -> None:
         self.name = name
         self.headers = {"Authorization": f"Bearer {stack.token(name)}"}
         self.conversation_id: int | None = None
@@ -320,10 +343,7 @@ async def chat_turn(
     conversation_id: int | None = None,
 ) -> None:
     """One turn in the user's conversation (or in `conversation_id`)."""
-    body: dict[str, Any] = {"message": message}
-    target = conversation_id or user.conversation_id
-    if target is not None:
-        body["conversation_id"] = target
+    body = chat_body(message, conversation_id or user.conversation_id)
     started = time.perf_counter()
     try:
         response = await http.post(f"{base}/api/{user.name}/chat", json=body, headers=user.headers)
@@ -361,7 +381,7 @@ async def rest_add(
 
 
 async def sessions(
-    stack: Stack, base: str, prefix: str, count: int, turns: int
+    stack: Target, base: str, prefix: str, count: int, turns: int
 ) -> tuple[Outcome, float]:
     """`count` users chatting at once, `turns` turns each in one conversation; (outcome, wall)."""
     users = [User(stack, f"{prefix}-{index}") for index in range(count)]
@@ -386,7 +406,7 @@ async def sessions(
 # --- scenarios ------------------------------------------------------------------------------
 
 
-async def overhead(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+async def overhead(stack: Target, sizes: Sizes) -> dict[str, Any]:
     """Turn vs floor at concurrency 1, interleaved so that load changes hit both alike."""
     chatter, writer = User(stack, "overhead-chat"), User(stack, "overhead-rest")
     turns, floor = Outcome(), Outcome()
@@ -427,7 +447,7 @@ async def overhead(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     }
 
 
-async def throughput(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+async def throughput(stack: Target, sizes: Sizes) -> dict[str, Any]:
     meter = CpuMeter(**stack.pids).start()
     outcome, wall = await sessions(stack, stack.api, "load", SESSIONS, sizes.throughput_turns)
     cpu = meter.per_turn(len(outcome.latencies))
@@ -444,7 +464,7 @@ async def throughput(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     }
 
 
-async def slow_model(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+async def slow_model(stack: Target, sizes: Sizes) -> dict[str, Any]:
     with fake_openai(MODEL_DELAY, stack.folder) as (base_url, model_pid):
         env = dict(stack.env, MODEL="fake-slow", OPENAI_BASE_URL=base_url, MCP_SERVER_URL=stack.mcp)
         with service("api", env, stack.folder) as api:
@@ -482,7 +502,7 @@ async def slow_model(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 # -- growth: seeded data ---------------------------------------------------------------------
 
 
-def _engine(stack: Stack) -> sa.Engine:
+def _engine(stack: Target) -> sa.Engine:
     from backend.db import make_engine
 
     return make_engine(stack.database_url, pooled=False)
@@ -556,7 +576,7 @@ def _seed_messages(engine: sa.Engine, user: str, template: int, count: int) -> i
     return conversation
 
 
-async def growth(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+async def growth(stack: Target, sizes: Sizes) -> dict[str, Any]:
     """Four users, one per variant, measured round-robin so load changes hit all alike."""
     engine = _engine(stack)
     template_user = User(stack, "growth-template")
@@ -625,13 +645,14 @@ async def _timed(samples: list[float], step: Awaitable[Any]) -> Any:
     return result
 
 
-async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    """The service's own MCP client (`backend.chat.mcp_client.task_server`), in this process."""
+async def mcp_cost(stack: Target, sizes: Sizes) -> dict[str, Any]:
+    """The service's own MCP client (`mcp_client.TaskServerClient`), in this process."""
     from agents.mcp import MCPServerStreamableHttp
 
-    from backend.chat.mcp_client import task_server
+    from backend.chat.mcp_client import TaskServerClient
 
     settings = stack.settings()
+    task_servers = TaskServerClient()
     token = stack.token("mcp-cost")
     parts: dict[str, list[float]] = {
         name: [] for name in ("connect", "list_tools", "call_tool", "close", "total")
@@ -641,7 +662,7 @@ async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     for index in range(sizes.mcp + 5):
         started = time.perf_counter()
         sample = {name: [] for name in parts}
-        context = task_server(token, settings)
+        context = task_servers.connect(token, settings)
         server = await _timed(sample["connect"], context.__aenter__())
         await _timed(sample["list_tools"], server.list_tools())
         await _timed(sample["call_tool"], server.call_tool("add_task", {"title": f"mcp {index}"}))
@@ -658,11 +679,12 @@ async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         )
         await _timed(default_client, plain.connect())
         await plain.cleanup()
-    async with task_server(token, settings) as server:
+    async with task_servers.connect(token, settings) as server:
         await server.list_tools()
         for index in range(sizes.mcp + 5):
             samples = reused if index >= 5 else []
             await _timed(samples, server.call_tool("add_task", {"title": f"reused {index}"}))
+    await task_servers.aclose()
     per_turn = summary(parts["total"])
     once = summary(reused)
     return {
@@ -675,7 +697,7 @@ async def mcp_cost(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 
 # --- running --------------------------------------------------------------------------------
 
-SCENARIOS: dict[str, Callable[[Stack, Sizes], Awaitable[dict[str, Any]]]] = {
+SCENARIOS: dict[str, Callable[[Target, Sizes], Awaitable[dict[str, Any]]]] = {
     "1": overhead,
     "2": throughput,
     "3": slow_model,
@@ -770,35 +792,27 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     kind = args.db
     with database(kind, args.database_url, folder) as url:
         secret = secrets.token_urlsafe(48)
-        env = service_env(
-            url,
-            secret,
-            folder / "data",
-            CHAT_RATE_LIMIT="1000000",
-            LOG_LEVEL=args.log_level,
-        )
-        migrate(env)
-        with service("mcp", env, folder) as mcp:
-            env = dict(env, MCP_SERVER_URL=mcp.url)
-            with service("api", env, folder) as api:
-                assert api.process is not None and mcp.process is not None
-                pids = {"api": api.process.pid, "mcp": mcp.process.pid}
-                stack = Stack(api.url, mcp.url, url, secret, folder, env, pids)
-                report: dict[str, Any] = {
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "machine": machine(kind, url),
-                    "mode": "quick" if args.quick else "full",
-                    "api_workers": args.api_workers,
-                    "sizes": sizes.__dict__,
-                    "results": {},
-                }
-                for key in chosen:
-                    began = time.perf_counter()
-                    print(f"scenario {key} ({NAMES[key]}) ...", flush=True, file=sys.stderr)
-                    result = await SCENARIOS[key](stack, sizes)
-                    result["seconds"] = round(time.perf_counter() - began, 1)
-                    result["load_after"] = [round(value, 2) for value in os.getloadavg()]
-                    report["results"][NAMES[key]] = result
+        settings = {"CHAT_RATE_LIMIT": "1000000", "LOG_LEVEL": args.log_level}
+        migrate(service_env(url, secret, folder / "data", **settings))
+        with start_stack(
+            url, folder, secret=secret, api_options=API_OPTIONS, **settings
+        ) as services:
+            target = Target.of(services)
+            report: dict[str, Any] = {
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(kind, url),
+                "mode": "quick" if args.quick else "full",
+                "api_workers": args.api_workers,
+                "sizes": sizes.__dict__,
+                "results": {},
+            }
+            for key in chosen:
+                began = time.perf_counter()
+                print(f"scenario {key} ({NAMES[key]}) ...", flush=True, file=sys.stderr)
+                result = await SCENARIOS[key](target, sizes)
+                result["seconds"] = round(time.perf_counter() - began, 1)
+                result["load_after"] = [round(value, 2) for value in os.getloadavg()]
+                report["results"][NAMES[key]] = result
     report["machine"]["load_at_end"] = [round(value, 2) for value in os.getloadavg()]
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -17,7 +17,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.mcpserver.exceptions import ToolError
 
-from backend.auth import AuthError, Principal, verify_token
+from backend.auth import AuthError, Principal, verify_token_async
 from backend.config import Settings
 
 
@@ -33,15 +33,15 @@ def access_token_for(principal: Principal) -> AccessToken:
 
 
 class JWTTokenVerifier(TokenVerifier):
-    """The SDK's TokenVerifier protocol on top of `backend.auth.verify_token`."""
+    """The SDK's TokenVerifier protocol on top of `backend.auth.verify_token_async`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        # HS256 verification is microseconds of CPU work; no need for a thread.
+        # The API's own verification: a cached key at once, a JWKS fetch on a worker thread.
         try:
-            principal = verify_token(token, self.settings)
+            principal = await verify_token_async(token, self.settings)
         except AuthError:
             return None  # the SDK answers 401 with WWW-Authenticate: Bearer
         return access_token_for(principal)

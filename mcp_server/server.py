@@ -17,7 +17,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import ValidationError
+from pydantic import AnyHttpUrl, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,7 +26,7 @@ from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
-from mcp_server.tools import register_tools, validation_message
+from mcp_server.tools import add_tools, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +98,14 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         # The SDK wants an issuer URL to enable bearer auth. It is published only with
         # `resource_server_url` (OAuth protected-resource metadata), which we leave unset:
         # tokens come from the Better Auth frontend, not from an OAuth flow this server runs.
-        auth=AuthSettings(issuer_url="http://127.0.0.1", resource_server_url=None),
+        auth=AuthSettings(issuer_url=AnyHttpUrl("http://127.0.0.1"), resource_server_url=None),
     )
-    register_tools(server)
+    add_tools(server)
 
-    @server.custom_route("/health", methods=["GET"])
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    server.custom_route("/health", methods=["GET"])(health)  # an unannotated decorator in the SDK
     return server
 
 

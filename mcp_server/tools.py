@@ -1,6 +1,7 @@
 """The todo tools: a thin layer over `backend.tasks`, always scoped to the verified caller.
 
-Each tool validates its input with the same models as the REST API (`TaskCreate`, `TaskUpdate`),
+`add_tools(server)` declares the tools on a server (`mcp_server.server.build_server`). Each tool
+validates its input with the same models as the REST API (`TaskCreate`, `TaskUpdate`),
 runs one short transaction, and returns a small pydantic model, which the SDK publishes as the
 tool's output schema and sends as structured content (plus the same JSON as text).
 Expected failures (unknown task, bad input) raise `ToolError`, so the model reads a short
@@ -13,7 +14,7 @@ database work never blocks the event loop (the caller's identity, a context vari
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -36,9 +37,6 @@ from mcp_server.auth import current_user_id
 
 # --- inputs ------------------------------------------------------------------------------
 
-LIST_PAGE_DEFAULT = 50  # a page a model reads comfortably (~2.5 KB); `total` says if there is more
-LIST_PAGE_MAX = 200
-
 TaskId = Annotated[int, Field(ge=1, description="The task's id, as shown by list_tasks.")]
 Title = Annotated[
     str, Field(min_length=1, max_length=TITLE_MAX, description="Short title of the task.")
@@ -46,6 +44,8 @@ Title = Annotated[
 Description = Annotated[
     str, Field(max_length=DESCRIPTION_MAX, description="Optional details; may be empty.")
 ]
+LIST_PAGE_DEFAULT = 50  # a page a model reads comfortably (~2.5 KB); `total` says if there is more
+LIST_PAGE_MAX = 200
 Search = Annotated[
     str | None,
     Field(
@@ -56,18 +56,20 @@ Search = Annotated[
 Limit = Annotated[int, Field(ge=1, le=LIST_PAGE_MAX, description="Tasks per page (default 50).")]
 Offset = Annotated[int, Field(ge=0, description="Skip this many tasks (from next_offset).")]
 StatusFilter = Annotated[
-    Literal["all", "pending", "completed"],
+    tasks.TaskStatus,
     Field(description="Which tasks to list: all, pending (not done yet) or completed."),
 ]
 
 # --- outputs -----------------------------------------------------------------------------
+
+ChangeKind = Literal["created", "completed", "deleted", "updated"]
 
 
 class TaskChange(BaseModel):
     """What a tool did to one task."""
 
     task_id: int
-    status: Literal["created", "completed", "deleted", "updated"]
+    status: ChangeKind
     title: str
 
 
@@ -141,148 +143,124 @@ def user_session() -> Iterator[tuple[Session, str]]:
         ) from None
 
 
-def change(task: Task, status: str) -> TaskChange:
-    return TaskChange(task_id=task.id, status=status, title=task.title)  # type: ignore[arg-type]
+def change(task: Task, status: ChangeKind) -> TaskChange:
+    assert task.id is not None  # a stored task
+    return TaskChange(task_id=task.id, status=status, title=task.title)
 
 
 # --- tools -------------------------------------------------------------------------------
 
+ToolFunction = TypeVar("ToolFunction", bound=Callable[..., Any])
 
-def add_task(title: Title, description: Description = "") -> TaskChange:
-    """Add a new task to the user's todo list.
-
-    Use this when the user asks to add, create or remember something to do. Returns the new
-    task's id, which later calls (complete_task, update_task, delete_task) take.
-    """
-    task_in = validated(TaskCreate, title=title, description=description)
-    with user_session() as (session, user_id):
-        task = tasks.create_task(session=session, user_id=user_id, task_in=task_in)
-        return change(task, "created")
+# Hints for clients. read_only: changes nothing. destructive: may lose data. idempotent:
+# repeating it changes nothing more. open_world=False: only this service's database is touched.
+CLOSED_WORLD = {"open_world_hint": False}
 
 
-def list_tasks(
-    status: StatusFilter = "all",
-    search: Search = None,
-    limit: Limit = LIST_PAGE_DEFAULT,
-    offset: Offset = 0,
-) -> TaskList:
-    """List the user's tasks, oldest first, with their ids and whether they are completed.
+def add_tools(server: MCPServer) -> None:
+    """Declare the todo tools on `server`."""
 
-    Use this to answer "what's on my list?", and before completing, renaming or deleting a task
-    the user names by its title, to find its id (pass `search` with words of the title to find
-    it among many tasks). Answers one page: `total` says how many match, `next_offset` (when
-    present) fetches the next page.
-    """
-    with user_session() as (session, user_id):
-        found, total = tasks.page_tasks(
-            session=session,
-            user_id=user_id,
-            status=status,
-            search=search,
-            limit=limit,
-            offset=offset,
-        )
-        items = [
-            TaskItem(
-                id=task.id or 0,
-                title=task.title,
-                completed=task.completed,
-                description=task.description or None,
+    def tool(title: str, **hints: bool) -> Callable[[ToolFunction], ToolFunction]:
+        # `server.tool` with the docstring as description, without the source's indentation
+        # (the SDK takes `__doc__` as it is on Python 3.11).
+        def register(function: ToolFunction) -> ToolFunction:
+            return server.tool(
+                description=inspect.cleandoc(function.__doc__ or ""),
+                annotations=ToolAnnotations(title=title, **hints, **CLOSED_WORLD),
+                structured_output=True,
+            )(function)
+
+        return register
+
+    @tool("Add a task", read_only_hint=False, destructive_hint=False, idempotent_hint=False)
+    def add_task(title: Title, description: Description = "") -> TaskChange:
+        """Add a new task to the user's todo list.
+
+        Use this when the user asks to add, create or remember something to do. Returns the new
+        task's id, which later calls (complete_task, update_task, delete_task) take.
+        """
+        task_in = validated(TaskCreate, title=title, description=description)
+        with user_session() as (session, user_id):
+            task = tasks.create_task(session=session, user_id=user_id, task_in=task_in)
+            return change(task, "created")
+
+    @tool("List tasks", read_only_hint=True, idempotent_hint=True)
+    def list_tasks(
+        status: StatusFilter = "all",
+        search: Search = None,
+        limit: Limit = LIST_PAGE_DEFAULT,
+        offset: Offset = 0,
+    ) -> TaskList:
+        """List the user's tasks, oldest first, with their ids and whether they are completed.
+
+        Use this to answer "what's on my list?", and before completing, renaming or deleting a
+        task the user names by its title, to find its id (pass `search` with words of the title
+        to find it among many tasks). Answers one page: `total` says how many match, and
+        `next_offset` (when present) fetches the next page.
+        """
+        with user_session() as (session, user_id):
+            found, total = tasks.page_tasks(
+                session=session,
+                user_id=user_id,
+                status=status,
+                search=search,
+                limit=limit,
+                offset=offset,
             )
-            for task in found
-        ]
-    shown_until = offset + len(items)
-    return TaskList(
-        tasks=items,
-        count=len(items),
-        total=total,
-        next_offset=shown_until if shown_until < total else None,
-    )
-
-
-def complete_task(task_id: TaskId) -> TaskChange:
-    """Mark one of the user's tasks as completed (done). Completing a completed task is fine.
-
-    Takes the task's id; if the user names the task by its title, call list_tasks first.
-    """
-    with user_session() as (session, user_id):
-        task = tasks.set_completed(
-            session=session, user_id=user_id, task_id=task_id, completed=True
+            items = [
+                TaskItem(
+                    id=task.id or 0,
+                    title=task.title,
+                    completed=task.completed,
+                    description=task.description or None,
+                )
+                for task in found
+            ]
+        shown_until = offset + len(items)
+        return TaskList(
+            tasks=items,
+            count=len(items),
+            total=total,
+            next_offset=shown_until if shown_until < total else None,
         )
-        return change(task, "completed")
 
+    @tool("Complete a task", read_only_hint=False, destructive_hint=False, idempotent_hint=True)
+    def complete_task(task_id: TaskId) -> TaskChange:
+        """Mark one of the user's tasks as completed (done). Completing a completed task is fine.
 
-def delete_task(task_id: TaskId) -> TaskChange:
-    """Delete one of the user's tasks for good. Returns the title of the deleted task.
+        Takes the task's id; if the user names the task by its title, call list_tasks first.
+        """
+        with user_session() as (session, user_id):
+            task = tasks.set_completed(
+                session=session, user_id=user_id, task_id=task_id, completed=True
+            )
+            return change(task, "completed")
 
-    Takes the task's id; if the user names the task by its title, call list_tasks first.
-    """
-    with user_session() as (session, user_id):
-        task = tasks.delete_task(session=session, user_id=user_id, task_id=task_id)
-        return change(task, "deleted")
+    @tool("Delete a task", read_only_hint=False, destructive_hint=True, idempotent_hint=False)
+    def delete_task(task_id: TaskId) -> TaskChange:
+        """Delete one of the user's tasks for good. Returns the title of the deleted task.
 
+        Takes the task's id; if the user names the task by its title, call list_tasks first.
+        """
+        with user_session() as (session, user_id):
+            task = tasks.delete_task(session=session, user_id=user_id, task_id=task_id)
+            return change(task, "deleted")
 
-def update_task(
-    task_id: TaskId, title: Title | None = None, description: Description | None = None
-) -> TaskChange:
-    """Change the title and/or the description of one of the user's tasks.
+    @tool("Update a task", read_only_hint=False, destructive_hint=True, idempotent_hint=True)
+    def update_task(
+        task_id: TaskId, title: Title | None = None, description: Description | None = None
+    ) -> TaskChange:
+        """Change the title and/or the description of one of the user's tasks.
 
-    Give only what changes; an empty description clears it. To mark a task done use
-    complete_task instead. Takes the task's id; if the user names the task by its title, call
-    list_tasks first.
-    """
-    if title is None and description is None:
-        raise ToolError("Nothing to update: give a new title, a new description, or both.")
-    task_in = validated(TaskUpdate, title=title, description=description)
-    with user_session() as (session, user_id):
-        task = tasks.update_task(session=session, user_id=user_id, task_id=task_id, task_in=task_in)
-        return change(task, "updated")
-
-
-# readOnly: changes nothing. destructive: may lose data. idempotent: repeating it changes nothing
-# more. openWorld=False: the tools touch only this service's database.
-ANNOTATIONS: dict[str, ToolAnnotations] = {
-    "add_task": ToolAnnotations(
-        title="Add a task",
-        readOnlyHint=False,
-        destructiveHint=False,
-        idempotentHint=False,
-        openWorldHint=False,
-    ),
-    "list_tasks": ToolAnnotations(
-        title="List tasks", readOnlyHint=True, idempotentHint=True, openWorldHint=False
-    ),
-    "complete_task": ToolAnnotations(
-        title="Complete a task",
-        readOnlyHint=False,
-        destructiveHint=False,
-        idempotentHint=True,
-        openWorldHint=False,
-    ),
-    "delete_task": ToolAnnotations(
-        title="Delete a task",
-        readOnlyHint=False,
-        destructiveHint=True,
-        idempotentHint=False,
-        openWorldHint=False,
-    ),
-    "update_task": ToolAnnotations(
-        title="Update a task",
-        readOnlyHint=False,
-        destructiveHint=True,
-        idempotentHint=True,
-        openWorldHint=False,
-    ),
-}
-
-TOOLS = [add_task, list_tasks, complete_task, delete_task, update_task]
-
-
-def register_tools(server: MCPServer) -> None:
-    for tool in TOOLS:
-        server.add_tool(
-            tool,
-            description=inspect.cleandoc(tool.__doc__ or ""),  # without the source's indentation
-            annotations=ANNOTATIONS[tool.__name__],
-            structured_output=True,
-        )
+        Give only what changes; an empty description clears it. To mark a task done use
+        complete_task instead. Takes the task's id; if the user names the task by its title, call
+        list_tasks first.
+        """
+        if title is None and description is None:
+            raise ToolError("Nothing to update: give a new title, a new description, or both.")
+        task_in = validated(TaskUpdate, title=title, description=description)
+        with user_session() as (session, user_id):
+            task = tasks.update_task(
+                session=session, user_id=user_id, task_id=task_id, task_in=task_in
+            )
+            return change(task, "updated")

@@ -1,123 +1,16 @@
-"""Fixtures and helpers for the chat tests: a real MCP server process, a scripted model.
+"""Moved: fixtures to `tests.support.chat_fixtures`, request helpers to `tests.support.chat`.
 
-A test module imports the fixtures it uses (`from tests.chat_helpers import model_fixture, ...`):
-each is registered under its `name=`, so the imported names never shadow test parameters.
-Each database (SQLite, PostgreSQL) gets one MCP process per test module, started once; the
-tables are emptied before every test.
+This name stays importable for modules not yet moved under `tests/chat/` (whose conftest
+provides the fixtures without any import).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from typing import Any
-
-import httpx
-import pytest
-import sqlalchemy as sa
-from agents.testing import ScriptedModel
-from fastapi.testclient import TestClient
-
-from backend.config import Settings, get_settings
-from backend.db import get_engine
-from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
-from tests.databases import TABLES, truncate_all
-from tests.servers import ServiceProcess, running, service_env
-
-
-def empty_database(url: str) -> None:
-    if not url.startswith("sqlite"):
-        truncate_all(url)
-        return
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        for table in TABLES:
-            connection.execute(sa.text(f"DELETE FROM {table}"))
-    engine.dispose()
-
-
-@pytest.fixture(name="chat_database", scope="module", params=["sqlite", "postgresql"])
-def chat_database_fixture(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('chat-db') / 'todo.db'}"
-        upgrade(url)
-        return url
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture(name="mcp_process", scope="module")
-def mcp_process_fixture(
-    chat_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    """The real `todo-agent mcp` on a free port, on the module's database."""
-    folder = tmp_path_factory.mktemp("mcp")
-    with running("mcp", service_env(chat_database, TEST_SECRET, folder / "data"), folder) as mcp:
-        yield mcp
-
-
-@pytest.fixture(name="database_url")
-def database_url_fixture(chat_database: str) -> str:
-    """Overrides conftest's: the module's database (the one the MCP process uses), emptied."""
-    empty_database(chat_database)
-    return chat_database
-
-
-@pytest.fixture(name="settings")
-def settings_fixture(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, mcp_process: ServiceProcess
-) -> Settings:
-    """Overrides conftest's: the API finds the tools at the MCP process."""
-    monkeypatch.setenv("MCP_SERVER_URL", mcp_process.url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    return get_settings()
-
-
-@pytest.fixture(name="model")
-def model_fixture(client: TestClient) -> Iterator[ScriptedModel]:
-    """A scripted model serving every turn of `client`'s app; all steps must be used."""
-    scripted = ScriptedModel()
-    client.app.state.chat_model = scripted  # type: ignore[attr-defined]
-    yield scripted
-    scripted.assert_complete()
-
-
-@pytest.fixture(name="headers")
-def headers_fixture(auth_headers: Callable[[str], dict[str, str]]) -> dict[str, str]:
-    return auth_headers("alice")
-
-
-def chat(
-    client: TestClient | httpx.Client,
-    headers: dict[str, str],
-    message: str,
-    conversation_id: int | None = None,
-    *,
-    user: str = "alice",
-    key: str | None = None,
-) -> httpx.Response:
-    body: dict[str, Any] = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = conversation_id
-    extra = {"Idempotency-Key": key} if key else {}
-    return client.post(f"/api/{user}/chat", json=body, headers={**headers, **extra})
-
-
-def messages(client: TestClient, headers: dict[str, str], conversation_id: int) -> list[dict]:
-    response = client.get(f"/api/alice/conversations/{conversation_id}/messages", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def conversations(client: TestClient, headers: dict[str, str]) -> list[dict]:
-    response = client.get("/api/alice/conversations", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
-
-
-def tasks(client: TestClient, headers: dict[str, str]) -> list[dict]:
-    response = client.get("/api/alice/tasks", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.support.chat import chat, conversations, messages, tasks  # noqa: F401
+from tests.support.chat_fixtures import (  # noqa: F401
+    chat_database_fixture,
+    database_url_fixture,
+    empty_database,
+    headers_fixture,
+    mcp_process_fixture,
+    model_fixture,
+    settings_fixture,
+)

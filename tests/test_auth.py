@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, override_settings
 from tests.utils import random_user
 
 
@@ -81,11 +81,7 @@ def test_valid_token_is_accepted(client, auth_headers):
 
 
 def test_issuer_and_audience_enforced_when_configured(client, monkeypatch):
-    from backend.config import get_settings
-
-    monkeypatch.setenv("JWT_ISSUER", "https://auth.example")
-    monkeypatch.setenv("JWT_AUDIENCE", "todo-api")
-    get_settings.cache_clear()
+    override_settings(client.app, jwt_issuer="https://auth.example", jwt_audience="todo-api")
     user = random_user()
     good = _token(_claims(user, iss="https://auth.example", aud="todo-api"))
     wrong_iss = _token(_claims(user, iss="https://evil.example", aud="todo-api"))

@@ -1,21 +1,23 @@
 """End to end: the real `todo-agent api` and `todo-agent mcp` processes, a model over HTTP.
 
-The model is the loopback fake OpenAI-compatible server (`tests/fake_openai.py`), so the API
-process runs its real Chat Completions client; the offline default model gets one check too.
+The model is the loopback fake OpenAI-compatible server (`tests/support/fake_openai.py`), so the
+API process runs its real Chat Completions client; the offline default model gets one check too.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.fake_openai import FakeOpenAI, text, tool_call
-from tests.servers import ServiceProcess, free_port, running, service_env
+from tests.support.chat import chat
+from tests.support.fake_openai import FakeOpenAI, text, tool_call
+from tests.support.processes import running, service_env
+from tests.support.sse import sse_events
+from tests.support.stack import stack
+from tests.support.tokens import TEST_SECRET
 
 
 @pytest.fixture
@@ -24,56 +26,8 @@ def fake_model() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-class Stack:
-    """Both processes on one database; stop and start them again at will."""
-
-    def __init__(self, database_url: str, tmp_path, **env: str) -> None:
-        self.database_url, self.tmp_path, self.env = database_url, tmp_path, env
-        self.mcp: ServiceProcess | None = None
-        self.api: ServiceProcess | None = None
-
-    def _env(self, **extra: str) -> dict[str, str]:
-        return service_env(
-            self.database_url, TEST_SECRET, self.tmp_path / "data", **self.env, **extra
-        )
-
-    def start(self) -> Stack:
-        self.mcp = ServiceProcess(
-            "mcp", free_port(), self._env(), self.tmp_path / "mcp.log"
-        ).start()
-        self.api = ServiceProcess(
-            "api", free_port(), self._env(MCP_SERVER_URL=self.mcp.url), self.tmp_path / "api.log"
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        for service in (self.api, self.mcp):
-            if service is not None:
-                service.stop()
-
-    def client(self) -> httpx.Client:
-        assert self.api is not None
-        return httpx.Client(base_url=self.api.url, timeout=30)
-
-
-@contextmanager
-def stack(database_url: str, tmp_path, **env: str) -> Iterator[Stack]:
-    running_stack = Stack(database_url, tmp_path, **env).start()
-    try:
-        yield running_stack
-    finally:
-        running_stack.stop()
-
-
 def fake_env(fake: FakeOpenAI) -> dict[str, str]:
     return {"MODEL": "fake-model", "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test"}
-
-
-def post_chat(client: httpx.Client, headers, message: str, conversation_id: int | None = None):
-    body: dict = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = conversation_id
-    return client.post("/api/alice/chat", json=body, headers=headers)
 
 
 def test_a_conversation_survives_a_restart_of_both_processes(
@@ -83,7 +37,7 @@ def test_a_conversation_survives_a_restart_of_both_processes(
     fake_model.script(tool_call("add_task", {"title": "Call the plumber"}), text("Added it."))
     with stack(database_url, tmp_path, **fake_env(fake_model)) as services:
         with services.client() as client:
-            first = post_chat(client, headers, "add call the plumber")
+            first = chat(client, headers, "add call the plumber")
             assert first.status_code == 200, first.text
             conversation_id = first.json()["conversation_id"]
             [added] = first.json()["tool_calls"]
@@ -100,7 +54,7 @@ def test_a_conversation_survives_a_restart_of_both_processes(
         fake_model.reset()
         fake_model.script(tool_call("complete_task", {"task_id": task_id}), text("Done!"))
         with services.client() as client:
-            second = post_chat(client, headers, "actually mark it done", conversation_id)
+            second = chat(client, headers, "actually mark it done", conversation_id)
             assert second.status_code == 200, second.text
             assert second.json()["conversation_id"] == conversation_id
             assert second.json()["tool_calls"][0]["result"]["status"] == "completed"
@@ -133,12 +87,12 @@ def test_a_stopped_task_server_is_503_and_nothing_is_half_written(
     fake_model.script(text("Hello!"))
     with stack(database_url, tmp_path, **fake_env(fake_model)) as services:
         with services.client() as client:
-            conversation_id = post_chat(client, headers, "hello").json()["conversation_id"]
+            conversation_id = chat(client, headers, "hello").json()["conversation_id"]
             assert services.mcp is not None
             services.mcp.stop()
 
             for target in (conversation_id, None):
-                response = post_chat(client, headers, "add buy milk", target)
+                response = chat(client, headers, "add buy milk", target)
                 assert response.status_code == 503
                 assert response.json() == {"detail": "The task server is unavailable"}
             listed = client.get("/api/alice/conversations", headers=headers).json()
@@ -149,8 +103,8 @@ def test_a_stopped_task_server_is_503_and_nothing_is_half_written(
             )
     assert listed["total"] == 1 and listed["items"][0]["message_count"] == 2
     assert fake_model.pending == 0 and len(fake_model.requests) == 1  # no model call was wasted
-    events = [line[6:] for line in streamed.text.splitlines() if line.startswith("data: ")]
-    assert json.loads(events[-2]) == {
+    events = sse_events(streamed.text)
+    assert events[-2] == {
         "type": "error",
         "status": 503,
         "detail": "The task server is unavailable",
@@ -172,7 +126,7 @@ def test_a_task_server_with_another_secret_is_503_not_a_leak(
             **fake_env(fake_model),
         )
         with running("api", api_env, tmp_path) as api, httpx.Client(base_url=api.url) as client:
-            response = post_chat(client, auth_headers("alice"), "add buy milk")
+            response = chat(client, auth_headers("alice"), "add buy milk")
             listed = client.get("/api/alice/conversations", headers=auth_headers("alice")).json()
     assert response.status_code == 503
     assert response.json() == {"detail": "The task server did not accept the credentials"}
@@ -182,21 +136,21 @@ def test_a_task_server_with_another_secret_is_503_not_a_leak(
 def test_the_default_offline_model_drives_the_real_tools(database_url, tmp_path, auth_headers):
     headers = auth_headers("alice")
     with stack(database_url, tmp_path) as services, services.client() as client:
-        first = post_chat(client, headers, "add buy milk")
+        first = chat(client, headers, "add buy milk")
         assert first.status_code == 200, first.text
         assert [call["tool"] for call in first.json()["tool_calls"]] == ["add_task"]
-        second = post_chat(client, headers, "mark it done", first.json()["conversation_id"])
+        second = chat(client, headers, "mark it done", first.json()["conversation_id"])
         assert second.status_code == 200, second.text
         listed = client.get("/api/alice/tasks", headers=headers).json()
 
         # Requests the API refuses before any turn starts.
         assert client.post("/api/alice/chat", json={"message": "hi"}).status_code == 401
         forged = {"Authorization": "Bearer " + "e30.e30.c2ln"}
-        assert post_chat(client, forged, "hi").status_code == 401
-        assert post_chat(client, auth_headers("bob"), "hi").status_code == 403
-        assert post_chat(client, headers, " ").status_code == 422
-        assert post_chat(client, headers, "x" * 4001).status_code == 422
-        missing = post_chat(client, headers, "hi", 424242)
+        assert chat(client, forged, "hi").status_code == 401
+        assert chat(client, auth_headers("bob"), "hi").status_code == 403
+        assert chat(client, headers, " ").status_code == 422
+        assert chat(client, headers, "x" * 4001).status_code == 422
+        missing = chat(client, headers, "hi", 424242)
         assert missing.status_code == 404 and "X-Request-ID" in missing.headers
         count = client.get("/api/alice/conversations", headers=headers).json()["total"]
     assert "complete_task" in [call["tool"] for call in second.json()["tool_calls"]]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from backend.chat import store
+from backend.chat import claims
 from backend.db import get_engine, session_scope
 from backend.models import Message
 
@@ -29,16 +29,16 @@ def add_turn(
 ) -> int:
     """Store one finished turn the way the chat route does; returns the conversation id."""
     with session_scope() as session:
-        turn = store.claim_turn(
-            session,
+        turn = claims.claim_turn(
+            session=session,
             user_id=user_id,
             conversation_id=conversation_id,
             first_message=message,
             history_limit=50,
             claim_seconds=60,
         )
-        store.record_turn(
-            session,
+        claims.record_turn(
+            session=session,
             user_id=user_id,
             turn=turn,
             user_message=message,

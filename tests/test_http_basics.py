@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.utils import random_user
+from backend.config import Settings
+from tests.support.processes import port_open, service_env
+from tests.support.users import random_user
 
 
 def test_every_response_has_a_request_id(client, auth_headers):
@@ -115,16 +118,24 @@ def test_ready_reports_database_and_mcp(client):
     assert response.status_code == 503
 
 
+def test_tests_never_send_the_app_to_the_default_mcp_port(settings, tmp_path):
+    """A `todo-agent serve` on this machine must not answer for the MCP server of a test."""
+    default = Settings.model_fields["mcp_server_url"].default
+    child = service_env(settings.database_url, "secret", tmp_path)["MCP_SERVER_URL"]
+    for url in (settings.mcp_server_url, child):
+        assert url != default
+        port = urlsplit(url).port
+        assert port is not None and not port_open(port)
+
+
 @pytest.mark.parametrize(
     "origin, allowed", [("http://app.test", True), ("http://evil.test", False)]
 )
-def test_cors_allows_only_configured_origins(settings, monkeypatch, origin, allowed):
-    from backend.config import get_settings
+def test_cors_allows_only_configured_origins(settings, origin, allowed):
     from backend.main import create_app
 
-    monkeypatch.setenv("CORS_ORIGINS", "http://app.test")
-    get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as test_client:
+    configured = settings.model_copy(update={"cors_origins": ["http://app.test"]})
+    with TestClient(create_app(configured)) as test_client:
         response = test_client.options(
             "/api/u/tasks",
             headers={"Origin": origin, "Access-Control-Request-Method": "GET"},

@@ -4,7 +4,6 @@ client, concurrent clients and the MCP Inspector CLI."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import shutil
@@ -22,14 +21,14 @@ from agents.mcp import MCPServerStreamableHttp
 from agents.testing import ScriptedModel, assistant_message, function_call
 
 from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
-from tests.servers import ServiceProcess, running, service_env
-from tests.utils import random_user
+from tests.support.mcp import MCP_HEADERS
+from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.tokens import TEST_SECRET, bearer, token, unsigned_token
+from tests.support.users import random_user
 
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 INSPECTOR_VERSION = "2.12.0"
 INSPECTOR_DIR = Path.home() / ".cache" / "todo-agent-tests" / "inspector"
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -40,24 +39,6 @@ INITIALIZE = {
         "clientInfo": {"name": "test", "version": "1"},
     },
 }
-
-
-def token(user: str, secret: str = TEST_SECRET, ttl: int = 3600, **claims: Any) -> str:
-    now = int(time.time())
-    return jwt.encode(
-        {"sub": user, "iat": now, "exp": now + ttl, **claims}, secret, algorithm="HS256"
-    )
-
-
-def unsigned_token(user: str) -> str:
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': user, 'exp': int(time.time()) + 3600})}."
-
-
-def bearer(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user)}"}
 
 
 def rpc(method: str, params: dict[str, Any]) -> dict[str, Any]:

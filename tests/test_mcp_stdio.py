@@ -13,8 +13,8 @@ from mcp import Client, StdioServerParameters
 
 from backend.auth import mint_token
 from backend.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.servers import service_env
+from tests.support.processes import service_env
+from tests.support.tokens import TEST_SECRET
 
 TODO_AGENT = str(Path(sys.executable).parent / "todo-agent")
 

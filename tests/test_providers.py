@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 import openai
@@ -28,10 +27,16 @@ from agents import (
 from agents.tracing.traces import NoOpTrace
 from openai.types.responses import ResponseTextDeltaEvent
 
-from backend.chat import models
-from backend.chat.models import PROVIDER_ERRORS, build_model, configure_sdk, openai_client
+from backend.chat import providers as models
+from backend.chat.providers import (
+    PROVIDER_ERRORS,
+    ModelProvider,
+    build_model,
+    configure_sdk,
+    new_openai_client,
+)
 from backend.config import ConfigError, Settings
-from tests.fake_openai import (
+from tests.support.fake_openai import (
     GARBAGE,
     MALFORMED,
     Failure,
@@ -40,20 +45,7 @@ from tests.fake_openai import (
     text,
     tool_call,
 )
-from tests.servers import free_port, port_open
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeOpenAI) -> FakeOpenAI:
-    server.reset()
-    server.delay = 0.0
-    return server
+from tests.support.processes import free_port, port_open
 
 
 def provider_settings(fake: FakeOpenAI, **overrides) -> Settings:
@@ -119,19 +111,21 @@ def test_base_url_without_key_is_enough_for_a_local_server(fake: FakeOpenAI) -> 
 
 
 def test_client_timeouts_and_retries_are_deliberate(fake: FakeOpenAI) -> None:
-    client = openai_client(provider_settings(fake, model_timeout_seconds=42))
+    client = new_openai_client(provider_settings(fake, model_timeout_seconds=42))
     # The one retry is ProviderModel's (within the turn deadline), not the client's.
     assert client.max_retries == models.MAX_RETRIES == 0
     assert client.timeout.read == 42
     assert client.timeout.connect == models.CONNECT_TIMEOUT_SECONDS
 
 
-async def test_one_client_per_configuration_and_event_loop(fake: FakeOpenAI) -> None:
-    settings = provider_settings(fake)
-    assert openai_client(settings) is openai_client(settings)
-    other = provider_settings(fake, model_timeout_seconds=5)
-    assert openai_client(other) is not openai_client(settings)
-    assert openai_client(settings)._client._transport._pool._ssl_context is models._ssl_context()
+async def test_one_client_per_app_shared_by_every_turn(fake: FakeOpenAI) -> None:
+    provider = ModelProvider(provider_settings(fake))
+    assert provider.model()._client is provider.model()._client is provider.client
+    other = ModelProvider(provider_settings(fake, model_timeout_seconds=5))
+    assert other.client is not provider.client
+    assert provider.client._client._transport._pool._ssl_context is models._ssl_context()
+    await provider.aclose()
+    await other.aclose()
 
 
 def test_a_second_event_loop_gets_a_working_client(fake: FakeOpenAI) -> None:
@@ -283,7 +277,7 @@ def test_fake_runs_standalone() -> None:
         [
             sys.executable,
             "-m",
-            "tests.fake_openai",
+            "tests.support.fake_openai",
             "--port",
             str(port),
             "--tool",

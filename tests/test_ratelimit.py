@@ -13,15 +13,12 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from backend.config import Settings
-from backend.main import install_error_handlers
-from backend.ratelimit import (
-    MemoryRateLimiter,
-    RedisRateLimiter,
-    build_rate_limiter,
-    enforce_chat_rate_limit,
-)
-from tests.servers import free_port
-from tests.utils import random_user
+from backend.deps import enforce_chat_rate_limit
+from backend.main import install_error_handlers, lifespan
+from backend.ratelimit import MemoryRateLimiter, RedisRateLimiter, build_rate_limiter
+from tests.conftest import override_settings
+from tests.support.processes import free_port
+from tests.support.users import random_user
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -157,17 +154,22 @@ def test_redis_url_selects_the_shared_limiter() -> None:
 # --- as a route dependency ------------------------------------------------------------------
 
 
-@pytest.fixture
-def limited_app(sqlite_settings: Settings) -> Iterator[TestClient]:
-    """A route guarded like the chat routes, with the real authentication."""
-    app = FastAPI()
+def guarded_app(settings: Settings) -> FastAPI:
+    """A route guarded like the chat routes, with the real authentication and app lifespan."""
+    app = FastAPI(lifespan=lifespan)
+    app.state.settings = settings
     install_error_handlers(app)
 
     @app.post("/api/{user_id}/limited", dependencies=[Depends(enforce_chat_rate_limit)])
     def limited(user_id: str) -> dict[str, str]:
         return {"ok": user_id}
 
-    with TestClient(app) as client:
+    return app
+
+
+@pytest.fixture
+def limited_app(sqlite_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(guarded_app(sqlite_settings)) as client:
         yield client
 
 
@@ -178,17 +180,12 @@ def auth_headers_sqlite(sqlite_settings: Settings):
     return lambda user: {"Authorization": f"Bearer {mint_token(user, sqlite_settings)}"}
 
 
-def set_limit(monkeypatch: pytest.MonkeyPatch, limit: int, redis_url: str | None = None) -> None:
-    from backend.config import get_settings
-
-    monkeypatch.setenv("CHAT_RATE_LIMIT", str(limit))
-    if redis_url:
-        monkeypatch.setenv("REDIS_URL", redis_url)
-    get_settings.cache_clear()
+def set_limit(client: TestClient, limit: int) -> None:
+    override_settings(client.app, chat_rate_limit=limit)  # type: ignore[arg-type]
 
 
 def test_route_answers_429_with_retry_after(limited_app, auth_headers_sqlite, monkeypatch) -> None:
-    set_limit(monkeypatch, 3)
+    set_limit(limited_app, 3)
     user = random_user()
     codes = [
         limited_app.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
@@ -209,7 +206,7 @@ def test_route_answers_429_with_retry_after(limited_app, auth_headers_sqlite, mo
 def test_unauthenticated_requests_are_not_counted(
     limited_app, auth_headers_sqlite, monkeypatch
 ) -> None:
-    set_limit(monkeypatch, 1)
+    set_limit(limited_app, 1)
     user = random_user()
     for _ in range(3):
         assert limited_app.post(f"/api/{user}/limited").status_code == 401
@@ -220,7 +217,7 @@ def test_unauthenticated_requests_are_not_counted(
 
 
 def test_zero_disables_the_limit(limited_app, auth_headers_sqlite, monkeypatch) -> None:
-    set_limit(monkeypatch, 0)
+    set_limit(limited_app, 0)
     user = random_user()
     codes = {
         limited_app.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
@@ -233,20 +230,9 @@ def test_zero_disables_the_limit(limited_app, auth_headers_sqlite, monkeypatch) 
 def test_route_limit_is_shared_through_redis(
     sqlite_settings, auth_headers_sqlite, monkeypatch
 ) -> None:
-    set_limit(monkeypatch, 2, REDIS_URL)
-
-    def replica() -> FastAPI:
-        app = FastAPI()
-        install_error_handlers(app)
-
-        @app.post("/api/{user_id}/limited", dependencies=[Depends(enforce_chat_rate_limit)])
-        def limited(user_id: str) -> dict[str, str]:
-            return {"ok": user_id}
-
-        return app
-
+    shared = sqlite_settings.model_copy(update={"chat_rate_limit": 2, "redis_url": REDIS_URL})
     user = random_user() + uuid.uuid4().hex
-    with TestClient(replica()) as one, TestClient(replica()) as two:
+    with TestClient(guarded_app(shared)) as one, TestClient(guarded_app(shared)) as two:
         codes = [
             c.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
             for c in (one, two, one)

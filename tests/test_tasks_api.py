@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils import random_user
+from tests.support.users import random_user
 
 
 def _create(client, headers, user, title="Buy milk", **extra):

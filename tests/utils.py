@@ -1,14 +1,3 @@
-"""Small helpers for tests."""
+"""Moved to `tests.support.users`; this name stays importable for code not yet moved."""
 
-from __future__ import annotations
-
-import random
-import string
-
-
-def random_lower_string(length: int = 12) -> str:
-    return "".join(random.choices(string.ascii_lowercase, k=length))
-
-
-def random_user() -> str:
-    return "user-" + random_lower_string(8)
+from tests.support.users import random_lower_string, random_user  # noqa: F401

@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Response, status
 
-from backend.api.chat import ToolCallPublic
 from backend.chat import store
 from backend.chat.history import public_tool_calls
 from backend.deps import CurrentUser, SessionDep
+from backend.schemas import ConversationPublic, ConversationsPage, MessagePublic, ToolCallPublic
 
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
 
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-class ConversationPublic(BaseModel):
-    id: int
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    message_count: int
-
-
-class ConversationsPage(BaseModel):
-    items: list[ConversationPublic]
-    total: int
-    page: int
-    per_page: int
-
-
-class MessagePublic(BaseModel):
-    id: int
-    role: str
-    content: str
-    created_at: datetime
-    tool_calls: list[ToolCallPublic]
-
-
-def _not_found(exc: store.ConversationNotFoundError) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Conversation not found")
 
 
 @router.get("", response_model=ConversationsPage)
@@ -58,7 +29,7 @@ def list_conversations(
     )
     items = [
         ConversationPublic(
-            id=summary.conversation.id,  # type: ignore[arg-type]
+            id=summary.conversation.id,
             title=summary.conversation.title,
             created_at=summary.conversation.created_at,
             updated_at=summary.conversation.updated_at,
@@ -74,15 +45,12 @@ def read_messages(
     user_id: CurrentUser, session: SessionDep, conversation_id: ConversationId
 ) -> Any:
     """Every message of the conversation in order; assistant messages carry their tool calls."""
-    try:
-        messages = store.read_messages(
-            session=session, user_id=user_id, conversation_id=conversation_id
-        )
-    except store.ConversationNotFoundError as exc:
-        raise _not_found(exc) from exc
+    messages = store.read_messages(
+        session=session, user_id=user_id, conversation_id=conversation_id
+    )
     return [
         MessagePublic(
-            id=message.id,  # type: ignore[arg-type]
+            id=message.id,
             role=message.role,
             content=message.content,
             created_at=message.created_at,
@@ -101,10 +69,5 @@ def delete_conversation(
     user_id: CurrentUser, session: SessionDep, conversation_id: ConversationId
 ) -> Response:
     """Delete the conversation and its messages."""
-    try:
-        store.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-    except store.ConversationNotFoundError as exc:
-        raise _not_found(exc) from exc
-    except store.TurnInProgressError as exc:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    store.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

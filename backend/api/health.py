@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from backend.chat.model_check import model_configuration_problem
-from backend.config import get_settings
 from backend.db import get_engine
+from backend.deps import SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -32,10 +32,10 @@ def _database_ok() -> bool:
 async def _mcp_ok(url: str) -> bool:
     # Any HTTP answer (a 401 without a token included) proves the MCP server is up.
     try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx2.AsyncClient(timeout=2.0) as client:
             await client.get(url)
         return True
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return False
 
 
@@ -43,11 +43,11 @@ async def _mcp_ok(url: str) -> bool:
     "/ready",
     responses={503: {"description": "The database or the MCP server is down, or the model"}},
 )
-async def ready() -> JSONResponse:
-    settings = get_settings()
+async def ready(settings: SettingsDep) -> JSONResponse:
     checks = {
         "database": "ok" if await run_in_threadpool(_database_ok) else "unavailable",
         "mcp_server": "ok" if await _mcp_ok(settings.mcp_server_url) else "unavailable",
+        # What can be known without calling the provider (model_check.py).
         "model": model_configuration_problem(settings) or "ok",
     }
     healthy = all(value == "ok" for value in checks.values())

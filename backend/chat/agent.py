@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from agents import Agent, Model, RunContextWrapper, Tool
 from agents.mcp import MCPServer
 
-from backend.chat.models import build_model, configure_sdk
-from backend.config import get_settings
+from backend.chat.delete_guard import DeleteGuard, guard_tools
 
 INSTRUCTIONS = """\
 You are a friendly assistant that manages the user's todo list with the tools you have:
@@ -35,6 +33,7 @@ class ChatContext:
 
     user_id: str
     conversation_id: int
+    delete_guard: DeleteGuard | None = None  # holds back deletes the message did not ask for
 
 
 class TodoAgent(Agent[ChatContext]):
@@ -53,7 +52,9 @@ class TodoAgent(Agent[ChatContext]):
         cached = self._mcp_tools_of_run
         if cached is not None and cached[0] is run_context:
             return list(cached[1])
-        tools = await super().get_mcp_tools(run_context)
+        tools = guard_tools(
+            await super().get_mcp_tools(run_context), run_context.context.delete_guard
+        )
         self._mcp_tools_of_run = (run_context, tools)
         return list(tools)
 
@@ -65,19 +66,3 @@ def build_agent(mcp_server: MCPServer, model: Model) -> Agent[ChatContext]:
         model=model,
         mcp_servers=[mcp_server],
     )
-
-
-def chat_model(app: Any) -> Model:
-    """The model for one turn of `app`.
-
-    Built per turn, inside the event loop that runs it (cheap: the provider's HTTP client is
-    shared per loop). Tests put their own model, e.g. `agents.testing.ScriptedModel`, on
-    `app.state.chat_model`, which then serves every turn. Called by the routes after the request
-    is validated, so a rejected request never builds a model.
-    """
-    injected = getattr(app.state, "chat_model", None)
-    if injected is not None:
-        return injected
-    settings = get_settings()
-    configure_sdk(settings)
-    return build_model(settings)

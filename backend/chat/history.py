@@ -1,4 +1,9 @@
-"""What a turn sends to the model: the stored conversation replayed as Responses input items.
+"""A turn's tool calls, in every form they take, and the stored conversation replayed for the model.
+
+`ToolCallLog` collects the calls of a running turn from the agent's stream events as
+`ToolCallRecord`s; a record is stored on the assistant message (`stored()`), shown to clients
+(`public()`, `public_tool_calls()`), and replayed to the model on later turns (`replay()`).
+
 
 A user message becomes `{"role": "user", "content": ...}`. An assistant message replays its
 tool calls first, each as a `function_call` (the arguments as the model wrote them) followed by
@@ -12,12 +17,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents import TResponseInputItem
+from agents.items import ToolCallItem, ToolCallOutputItem
 
+from backend.chat.tool_errors import is_error_output
 from backend.models import Message
+
+NO_RESULT = {"error": "The turn stopped before this tool answered; the change may have been made."}
 
 
 @dataclass
@@ -43,6 +52,84 @@ class ToolCallRecord:
             "arguments": self.arguments,
             "output": self.output,
         }
+
+
+def _output_text(output: Any) -> str:
+    """The text of a function_call_output: a string, or a list of content parts."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "\n".join(str(part.get("text", "")) for part in output if isinstance(part, dict))
+    return str(output)
+
+
+def _result(output: Any, is_error: bool) -> Any:
+    """A tool result as JSON: the structured content the model saw, or {"error": message}."""
+    text = _output_text(output)
+    if is_error:
+        return {"error": text}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parameters(arguments: str | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+@dataclass
+class ToolCallLog:
+    """The turn's tool calls in the order the model made them, completed as results arrive."""
+
+    called: dict[str, tuple[str, str]] = field(default_factory=dict)  # call_id: name, arguments
+    finished: dict[str, ToolCallRecord] = field(default_factory=dict)
+
+    def call(self, item: ToolCallItem) -> None:
+        raw = item.raw_item
+        if _field(raw, "type") == "function_call":
+            self.called[_field(raw, "call_id")] = (_field(raw, "name"), _field(raw, "arguments"))
+
+    def output(self, item: ToolCallOutputItem) -> ToolCallRecord | None:
+        raw = item.raw_item
+        call_id = _field(raw, "call_id")
+        if call_id not in self.called:
+            return None
+        name, arguments = self.called[call_id]
+        output = _field(raw, "output")
+        # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
+        # text with no MCP result: report it as an error too, not as a successful string.
+        is_error = bool((item.custom_data or {}).get("is_error")) or is_error_output(output)
+        record = ToolCallRecord(
+            call_id, name, _parameters(arguments), _result(output, is_error), arguments, output
+        )
+        self.finished[call_id] = record
+        return record
+
+    def records(self) -> list[ToolCallRecord]:
+        """Finished calls, plus any still waiting for a result: they may have changed data."""
+        records = []
+        for call_id, (name, arguments) in self.called.items():
+            record = self.finished.get(call_id)
+            if record is None:
+                record = ToolCallRecord(
+                    call_id,
+                    name,
+                    _parameters(arguments),
+                    NO_RESULT,
+                    arguments,
+                    json.dumps(NO_RESULT),
+                )
+            records.append(record)
+        return records
 
 
 def public_tool_calls(stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def fingerprint(message: str, conversation_id: int | None) -> str:
 
 
 def begin(
-    session: Session, *, user_id: str, key: str, request_fingerprint: str, stale_after: float
+    *, session: Session, user_id: str, key: str, request_fingerprint: str, stale_after: float
 ) -> StoredAnswer | None:
     """None: the caller runs the request. A StoredAnswer: the caller replays it.
 
@@ -74,7 +74,7 @@ def begin(
     ).first()
     if row is None:  # the first request failed cleanly and let the key go just now
         return begin(
-            session,
+            session=session,
             user_id=user_id,
             key=key,
             request_fingerprint=request_fingerprint,
@@ -103,8 +103,8 @@ def begin(
 
 
 def store_answer(
-    session: Session,
     *,
+    session: Session,
     user_id: str,
     key: str,
     request_fingerprint: str,
@@ -125,7 +125,7 @@ def store_answer(
     )
 
 
-def release(session: Session, *, user_id: str, key: str) -> None:
+def release(*, session: Session, user_id: str, key: str) -> None:
     """Let the key go after a failure that changed nothing (the caller commits)."""
     session.exec(
         delete(IdempotentRequest).where(

@@ -4,7 +4,8 @@ The caller's own token goes in the headers, so the MCP server scopes every tool 
 headers are fixed per client instance, hence one instance per request. Opening the connection
 must be cheap: the HTTP client reuses one SSL context built once per process (building one per
 client cost ~26 ms of a ~30 ms connect, even for http:// URLs), and the per-request clients share
-one pool of keep-alive TCP connections per event loop, so a turn opens no new TCP connection.
+one pool of keep-alive TCP connections (`TaskServerClient`, one per app), so a turn opens no
+new TCP connection.
 
 Open and close the connection in the same asyncio task: the MCP client's anyio cancel scopes
 fail when exited from another task (openai-agents-python issues #1393 and #2005).
@@ -12,10 +13,8 @@ fail when exited from another task (openai-agents-python issues #1393 and #2005)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,12 +36,15 @@ _SSL_CONTEXT = ssl.create_default_context()
 
 
 class TaskServerError(Exception):
-    """The MCP server cannot be used for this turn. `status` and `detail` are for the caller."""
+    """The MCP server cannot be used for this turn; the message is a plain reason for the caller."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+
+class TaskServerUnavailable(TaskServerError):
+    """Unreachable, or it refuses credentials the API accepts (an operator problem)."""
+
+
+class TaskServerAuthError(TaskServerError):
+    """The caller's token expired between the API's check and the MCP server's."""
 
 
 class _SharedPool(httpx2.AsyncBaseTransport):
@@ -68,29 +70,10 @@ class _SharedPool(httpx2.AsyncBaseTransport):
         return await self._pool.handle_async_request(request)
 
     async def aclose(self) -> None:
-        """Kept open for the next turn; it goes away with its event loop."""
+        """Kept open for the next turn; `close()` closes it when the app shuts down."""
 
-
-# Pooled connections belong to the loop that opened them (tests run many loops).
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedPool] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _shared_pool() -> _SharedPool:
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = _pools[loop] = _SharedPool()
-    return pool
-
-
-def _http_client(
-    headers: dict[str, str] | None = None,
-    timeout: httpx2.Timeout | None = None,
-    auth: httpx2.Auth | None = None,
-) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=_shared_pool())
+    async def close(self) -> None:
+        await self._pool.aclose()
 
 
 def _tool_outcome(context: MCPToolCustomDataContext) -> Mapping[str, Any]:
@@ -127,42 +110,65 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
         try:
             verify_token(token, settings)
         except AuthError:
-            return TaskServerError(401, "Token is no longer valid")
+            return TaskServerAuthError("Token is no longer valid")
         log.error(
             "the MCP server refused a token the API accepts; do both use the same "
             "BETTER_AUTH_SECRET (and JWT_ISSUER / JWT_AUDIENCE)?"
         )
-        return TaskServerError(503, "The task server did not accept the credentials")
+        return TaskServerUnavailable("The task server did not accept the credentials")
     log.warning("MCP server unavailable", extra={"error_type": type(error).__name__})
-    return TaskServerError(503, "The task server is unavailable")
+    return TaskServerUnavailable("The task server is unavailable")
 
 
-@asynccontextmanager
-async def task_server(token: str, settings: Settings) -> AsyncIterator[MCPServerStreamableHttp]:
-    """A connected MCP client acting as the token's user; raises TaskServerError if it can't."""
-    server = MCPServerStreamableHttp(
-        params={
-            "url": settings.mcp_server_url,
-            "headers": {"Authorization": f"Bearer {token}"},
-            "timeout": settings.mcp_timeout_seconds,
-            "httpx_client_factory": _http_client,
-        },
-        name="todo",
-        cache_tools_list=True,
-        client_session_timeout_seconds=settings.mcp_timeout_seconds,
-        # Tools return structured content; the model gets that JSON, not a duplicate text copy.
-        use_structured_content=True,
-        custom_data_extractor=_tool_outcome,
-        failure_error_function=_tool_failed,
-    )
-    try:
-        await server.connect()
-    except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup
-        raise _connect_error(exc, token, settings) from None
-    try:
-        yield server
-    finally:
+class TaskServerClient:
+    """The app's way to the MCP task server: one connection per turn over one shared pool.
+
+    Built in the app's lifespan (the pool belongs to the event loop serving requests), closed on
+    shutdown. Where the server is comes with each connection (`settings.mcp_server_url`).
+    """
+
+    def __init__(self) -> None:
+        self._pool = _SharedPool()
+
+    def _http_client(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=self._pool)
+
+    @asynccontextmanager
+    async def connect(
+        self, token: str, settings: Settings
+    ) -> AsyncIterator[MCPServerStreamableHttp]:
+        """A connected MCP client acting as the token's user; raises TaskServerError if not."""
+        server = MCPServerStreamableHttp(
+            params={
+                "url": settings.mcp_server_url,
+                "headers": {"Authorization": f"Bearer {token}"},
+                "timeout": settings.mcp_timeout_seconds,
+                "httpx_client_factory": self._http_client,
+            },
+            name="todo",
+            cache_tools_list=True,
+            client_session_timeout_seconds=settings.mcp_timeout_seconds,
+            # Tools return structured content; the model gets that JSON, not a duplicate text copy.
+            use_structured_content=True,
+            custom_data_extractor=_tool_outcome,
+            failure_error_function=_tool_failed,
+        )
         try:
-            await server.cleanup()
-        except Exception:
-            log.warning("closing the MCP connection failed", exc_info=True)
+            await server.connect()
+        except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup
+            raise _connect_error(exc, token, settings) from None
+        try:
+            yield server
+        finally:
+            try:
+                await server.cleanup()
+            except Exception:
+                log.warning("closing the MCP connection failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        await self._pool.close()

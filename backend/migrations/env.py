@@ -17,7 +17,9 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), pooled=False)
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "backend.migrate sets sqlalchemy.url"
+    engine = make_engine(url, pooled=False)
     with engine.connect() as connection:
         _run(connection)
 

@@ -19,8 +19,8 @@ import pytest
 from backend.auth import mint_token
 from backend.config import Settings
 from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
-from tests.servers import running, service_env
+from tests.support.stack import stack as running_stack
+from tests.support.tokens import TEST_SECRET
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,7 +62,9 @@ def browser() -> Iterator[Browser]:
 
 
 @dataclass
-class Stack:
+class Site:
+    """What a browser test sees of the running stack: its address, and tokens to sign in with."""
+
     url: str
     secret: str
     data_dir: Path
@@ -87,15 +89,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(browser, tmp_path_factory) -> Iterator[Stack]:
+def stack(browser, tmp_path_factory) -> Iterator[Site]:
     """The real processes: `todo-agent mcp` and `todo-agent api` (offline model) on SQLite."""
     root = tmp_path_factory.mktemp("browser-stack")
     database_url = f"sqlite:///{root / 'todo.db'}"
     upgrade(database_url)
-    env = service_env(database_url, TEST_SECRET, root / "data", MODEL="offline")
-    with running("mcp", env, root) as mcp:
-        with running("api", {**env, "MCP_SERVER_URL": mcp.url}, root) as api:
-            yield Stack(api.url, TEST_SECRET, root / "data", api.log)
+    with running_stack(database_url, root, MODEL="offline") as services:
+        yield Site(services.api.url, TEST_SECRET, root / "data", services.api.log)
 
 
 @dataclass

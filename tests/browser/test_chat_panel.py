@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.test_tasks_page import sign_in, task_row, task_titles
-from tests.utils import random_user
+from tests.support.users import random_user
 
 STREAM_ROUTE = "/api/{user_id}/chat/stream"
 MARKUP = "<img src=x onerror=alert(1)>"

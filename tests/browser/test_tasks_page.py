@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE
-from tests.utils import random_user
+from tests.support.users import random_user
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 

@@ -1,6 +1,6 @@
 """Fixtures for the reliability and security tests.
 
-In-process tests get the chat fixtures of `tests/chat_helpers.py`: every module runs on SQLite
+In-process tests get the chat fixtures of `tests/support/chat_fixtures.py`: every module runs on SQLite
 and on PostgreSQL, with one real `todo-agent mcp` process per module and database, so the chat
 routes run the default offline model against the real tools. The chat rate limit is off unless a
 test turns it on (these tests send many chat requests on purpose).
@@ -13,24 +13,20 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
-from backend.db import get_engine
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
+from backend.config import Settings
+from tests.reliability.figures import FIGURES
+from tests.support.chat_fixtures import (  # noqa: F401  (importing a fixture registers it)
     chat_database_fixture,
     database_url_fixture,
     mcp_process_fixture,
     settings_fixture,
 )
-from tests.reliability.figures import FIGURES
 
 
 @pytest.fixture
-def app_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def app_settings(settings: Settings) -> Settings:
     """The chat fixtures' settings, with the default offline model and no chat rate limit."""
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "0")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    return get_settings()
+    return settings.model_copy(update={"chat_rate_limit": 0})
 
 
 @pytest.fixture

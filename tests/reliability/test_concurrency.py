@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer, chat_body, stack
+from tests.support.chat import chat_body
+from tests.support.stack import Stack, stack
+from tests.support.tokens import bearer
 
 SESSIONS = 100
 # SQLite serializes writers (the API and the MCP process share one file). With 100 concurrent

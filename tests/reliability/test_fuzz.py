@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend.config import Settings
 from tests.reliability import figures
-from tests.reliability.stack import token
+from tests.support.tokens import token
 
 USER = "fuzzer"
 EXAMPLES_PER_OPERATION = 25  # per generation mode: bounded, a few seconds per database

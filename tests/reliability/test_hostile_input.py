@@ -13,8 +13,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.reliability.stack import bearer, mcp_call
-from tests.servers import ServiceProcess
+from tests.support.mcp import mcp_call
+from tests.support.processes import ServiceProcess
+from tests.support.tokens import bearer
 
 USER = "hostile"
 HOSTILE_TEXTS = {

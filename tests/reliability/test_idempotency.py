@@ -13,9 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer, chat_body, sse_events, stack
+from tests.support.chat import chat_body
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.sse import sse_events
+from tests.support.stack import Stack, stack
+from tests.support.tokens import bearer
 
 RETRIES = 4
 

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.reliability.stack import bearer, mcp_call, sse_events
-from tests.servers import ServiceProcess
+from tests.support.mcp import mcp_call
+from tests.support.processes import ServiceProcess
+from tests.support.sse import sse_events
+from tests.support.tokens import bearer
 
 ALICE, BOB = "alice", "bob"
 

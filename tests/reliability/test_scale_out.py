@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer, chat_body, stack
+from tests.support.chat import chat_body
+from tests.support.stack import Stack, stack
+from tests.support.tokens import bearer
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 

@@ -17,11 +17,13 @@ import time
 import httpx
 import jwt
 
-from tests.conftest import TEST_SECRET
-from tests.fake_openai import FakeOpenAI, error
 from tests.reliability import figures
-from tests.reliability.stack import bearer, chat_body, mcp_call, stack, token
-from tests.servers import running, service_env
+from tests.support.chat import chat_body
+from tests.support.fake_openai import FakeOpenAI, error
+from tests.support.mcp import mcp_call
+from tests.support.processes import running, service_env
+from tests.support.stack import stack
+from tests.support.tokens import TEST_SECRET, bearer, token
 
 API_KEY = "sk-live-" + "k" * 40
 SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")

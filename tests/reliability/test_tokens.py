@@ -8,10 +8,6 @@ audience on the MCP server, and runs every case against every route.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.migrate import upgrade
-from tests.conftest import TEST_SECRET
-from tests.reliability.stack import MCP_HEADERS, token
-from tests.servers import ServiceProcess, running, service_env
+from tests.conftest import override_settings
+from tests.support.mcp import MCP_HEADERS
+from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.tokens import TEST_SECRET, b64url, handmade_token, token
 
 USER = "mallory-target"
 ISSUER, AUDIENCE = "https://auth.todo.test", "todo-api"
@@ -35,19 +32,6 @@ _PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _PUBLIC_PEM = _PRIVATE_KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
 )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _handmade(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
-    """A JWT built by hand: PyJWT refuses to sign `alg: none` variants or with a PEM as secret."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    if key is None:
-        return signing_input + "."
-    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
@@ -58,11 +42,13 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 def bad_tokens() -> dict[str, str]:
     now = int(time.time())
     return {
-        "alg none": _handmade({"alg": "none", "typ": "JWT"}, _claims(), None),
-        "alg None (case)": _handmade({"alg": "None", "typ": "JWT"}, _claims(), None),
-        "alg none with a signature": _handmade({"alg": "none"}, _claims(), TEST_SECRET.encode()),
+        "alg none": handmade_token({"alg": "none", "typ": "JWT"}, _claims(), None),
+        "alg None (case)": handmade_token({"alg": "None", "typ": "JWT"}, _claims(), None),
+        "alg none with a signature": handmade_token(
+            {"alg": "none"}, _claims(), TEST_SECRET.encode()
+        ),
         "wrong secret": token(USER, secret="not-the-secret-" + "x" * 32),
-        "HS256 signed with the RSA public key": _handmade(
+        "HS256 signed with the RSA public key": handmade_token(
             {"alg": "HS256", "typ": "JWT"}, _claims(), _PUBLIC_PEM
         ),
         "RS256 signed with the private key": jwt.encode(_claims(), _PRIVATE_KEY, "RS256"),
@@ -76,7 +62,7 @@ def bad_tokens() -> dict[str, str]:
         "sub too long": token("u" * 500),
         "signed but 10 kB": token(USER, padding="p" * 10_000),
         "10 kB of junk": "a" * 10_240,
-        "header only": _b64(b'{"alg":"HS256"}'),
+        "header only": b64url(b'{"alg":"HS256"}'),
         "not base64": "%%%.^^^.$$$",
         "truncated": token(USER)[:-10],
         "signature of another token": ".".join(
@@ -162,9 +148,7 @@ def test_nothing_was_stored_by_any_refused_request(api: TestClient) -> None:
 def test_issuer_and_audience_are_enforced_on_every_route(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("JWT_ISSUER", ISSUER)
-    monkeypatch.setenv("JWT_AUDIENCE", AUDIENCE)
-    get_settings.cache_clear()
+    override_settings(api.app, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
     for claims in (
         {"iss": "https://evil.test", "aud": AUDIENCE},
         {"iss": ISSUER, "aud": "other"},

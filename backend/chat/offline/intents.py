@@ -14,7 +14,7 @@ fixed pairs ("salt and pepper", "mac and cheese").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backend.chat.offline.words import TODO_VERBS, fix_word, normalize, stem, words
 
@@ -35,6 +35,9 @@ class Target:
     name: str = ""  # words of a title, matched against the list
     ref: str = ""  # "it", "them", "first_added", "last_added", "ordinal:<n>" (-1 is the last)
     every: str = ""  # bulk: "all", "pending" or "completed"
+    # For "it"/"them" bound to an earlier clause of the same message: that clause's index in the
+    # message's intents. The reference means what that clause named, never anything else.
+    antecedent: int | None = None
 
     @property
     def explicit(self) -> bool:
@@ -1244,4 +1247,44 @@ def parse_message(message: str) -> list[Intent]:
                 intents.pop()
             intent = Intent("add", text=clause, tasks=(NewTask(title=said),)) if said else intent
         intents.append(intent or Intent("unknown", text=_clean(clause) or clause))
-    return intents
+    return bind_references(intents)
+
+
+_NAMING_KINDS = frozenset({"complete", "delete", "update", "reopen", "status"})
+
+
+def bind_references(intents: list[Intent]) -> list[Intent]:
+    """Bind "it"/"them" to what an earlier clause of the same message named.
+
+    "I don't need the gym anymore, you can get rid of it": the "it" is the gym task, whatever
+    the gym clause found (or did not find), and never the task an older listing left over. A
+    clause that only repeats the action of its antecedent ("get rid of it" after the gym clause
+    already deletes it) says the same thing twice and is dropped.
+    """
+    bound: list[Intent] = []
+    for intent in intents:
+        target = intent.target
+        if target is None or target.ref not in ("it", "them") or target.antecedent is not None:
+            bound.append(intent)
+            continue
+        # The nearest earlier clause that is about tasks; an add's tasks are found by memory
+        # (their ids come from the add's result), so "add milk and mark it done" stays as is.
+        antecedent = next(
+            (
+                index
+                for index in range(len(bound) - 1, -1, -1)
+                if bound[index].kind in _NAMING_KINDS or bound[index].kind == "add"
+            ),
+            None,
+        )
+        if antecedent is None or bound[antecedent].kind == "add":
+            bound.append(intent)
+        elif bound[antecedent].kind != intent.kind:
+            bound_target = Target(ref=target.ref, antecedent=antecedent)
+            bound.append(replace(intent, target=bound_target))
+    return bound
+
+
+def asks_for_a_list(message: str) -> bool:
+    """Whether the message asks to see tasks: its listings are answers, not lookups."""
+    return any(intent.kind == "list" for intent in parse_message(message))

@@ -8,7 +8,10 @@ the task without anything kept in the process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from backend.chat.delete_guard import AWAITING
+from backend.chat.offline.intents import asks_for_a_list
 from backend.chat.offline.results import TaskInfo, ToolResult
 from backend.chat.offline.transcript import Turn
 
@@ -27,12 +30,17 @@ class Group:
 
     action: str
     tasks: list[TaskInfo] = field(default_factory=list)
+    # A listing made only to find a task by name, not shown as the answer: it names no task, so
+    # "it" and "the second one" never point into it.
+    lookup: bool = False
 
 
 @dataclass
 class Resolved:
     tasks: list[TaskInfo] = field(default_factory=list)
-    problem: str = ""  # "none" (nothing to refer to) or "ambiguous" (the candidates are in tasks)
+    # "none" (nothing to refer to), "ambiguous" (the candidates are in tasks) or "deleted" (the
+    # tasks referred to are gone: tasks holds them)
+    problem: str = ""
 
 
 class Memory:
@@ -41,29 +49,37 @@ class Memory:
         self.titles: dict[int, str] = {}
         self.deleted: set[int] = set()
         self._open_group: tuple[int, str] | None = None  # (turn number, tool) of the last group
+        # What each clause of the running message named (by its index in the message's intents),
+        # for "it" bound to an earlier clause; see intents.bind_references.
+        self.named_in_message: dict[int, list[TaskInfo]] = {}
+        self.clause = 0
         self._turn = 0
+        self._listings_are_lookups = False
 
     @classmethod
     def from_turns(cls, turns: list[Turn]) -> Memory:
         memory = cls()
         for turn in turns:
-            memory.start_turn()
+            memory.start_turn(shows_lists=asks_for_a_list(turn.user_text))
             for call in turn.calls:
                 if call.result is not None:
                     memory.record(call.name, call.arguments, call.result)
         return memory
 
-    def start_turn(self) -> None:
+    def start_turn(self, *, shows_lists: bool) -> None:
+        """A new turn; `shows_lists`: whether its message asks to see tasks (else its listings
+        are lookups)."""
         self._turn += 1
         self._open_group = None
+        self._listings_are_lookups = not shows_lists
 
     def break_group(self) -> None:
         self._open_group = None
 
-    def record(self, tool: str, arguments: dict, result: ToolResult) -> None:
+    def record(self, tool: str, arguments: dict[str, Any], result: ToolResult) -> None:
         action = _ACTION_OF_TOOL.get(tool)
-        if action is None or not result.ok:
-            return
+        if action is None or not result.ok or result.status == AWAITING:
+            return  # a delete the guard held back changed nothing
         tasks = list(result.tasks)
         if not tasks and action != "listed":
             task_id = arguments.get("task_id")
@@ -80,7 +96,8 @@ class Memory:
         if action != "listed" and self._open_group == key and self.groups:
             self.groups[-1].tasks.extend(tasks)
         else:
-            self.groups.append(Group(action=action, tasks=tasks))
+            lookup = action == "listed" and self._listings_are_lookups
+            self.groups.append(Group(action=action, tasks=tasks, lookup=lookup))
         self._open_group = key if action != "listed" else None
 
     # --- references ----------------------------------------------------------------------
@@ -94,23 +111,36 @@ class Memory:
 
     def _last_group(self) -> list[TaskInfo]:
         for group in reversed(self.groups):
+            if group.lookup:
+                continue
             live = self._live(group.tasks)
             if live:
                 return live
+        return []
+
+    def _last_mentioned(self) -> list[TaskInfo]:
+        """The tasks of the most recent group, deleted or not: what "it" and "them" point at.
+
+        Never an older group: when the last tasks talked about are gone, "it" means a gone task,
+        not whatever is left of an earlier listing ("the other one").
+        """
+        for group in reversed(self.groups):
+            if group.tasks and not group.lookup:
+                return [self.current(task) for task in group.tasks]
         return []
 
     def _added(self) -> list[TaskInfo]:
         return [task for group in self.groups if group.action == "added" for task in group.tasks]
 
     def resolve(self, ref: str) -> Resolved:
-        if ref == "it":
-            tasks = self._last_group()
-            if len(tasks) == 1:
-                return Resolved(tasks)
+        if ref in ("it", "them"):
+            mentioned = self._last_mentioned()
+            tasks = [task for task in mentioned if task.id not in self.deleted]
+            if mentioned and not tasks:
+                return Resolved(mentioned, problem="deleted")
+            if ref == "them" or len(tasks) == 1:
+                return Resolved(tasks, problem="" if tasks else "none")
             return Resolved(tasks, problem="ambiguous" if tasks else "none")
-        if ref == "them":
-            tasks = self._last_group()
-            return Resolved(tasks, problem="" if tasks else "none")
         if ref in ("first_added", "last_added"):
             added = self._live(self._added())
             if not added:

@@ -67,7 +67,7 @@ class OfflineModel(Model):
     """Deterministic and stateless: each answer depends on the input items alone."""
 
     def _decide(self, input: str | list[TResponseInputItem]) -> list[TResponseOutputItem]:
-        transcript = read_transcript(input)  # type: ignore[arg-type]
+        transcript = read_transcript(input)
         step = next_step(transcript)
         return _output_items(step, transcript.fingerprint, len(transcript.current.calls))
 

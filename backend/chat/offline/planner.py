@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.chat.delete_guard import AWAITING, is_confirmation
 from backend.chat.offline import replies
 from backend.chat.offline.intents import Intent, NewTask, Target, parse_add_body, parse_message
 from backend.chat.offline.matching import match_tasks
@@ -87,14 +88,32 @@ class ToolSession:
 class Found:
     tasks: list[TaskInfo] = field(default_factory=list)
     message: str = ""  # set when there is nothing to act on: why, in words for the person
+    # Nothing to act on and nothing more to say: a reference to an earlier clause of the message
+    # that found nothing (that clause already said why).
+    silent: bool = False
 
 
 _VERB_EXAMPLE = {"complete": "complete", "delete": "delete", "update": "rename", "reopen": "reopen"}
 
 
 def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
+    """The tasks `intent` is about; remembered as what this clause of the message named."""
+    found = _find_target(intent, session, memory)
+    memory.named_in_message[memory.clause] = list(found.tasks)
+    return found
+
+
+def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
     target = intent.target or Target()
     verb = _VERB_EXAMPLE.get(intent.kind, intent.kind)
+    if target.antecedent is not None:
+        named = memory.named_in_message.get(target.antecedent, [])
+        live = [memory.current(task) for task in named if task.id not in memory.deleted]
+        if not named:
+            return Found(silent=True)
+        if not live:
+            return Found(message=f"{replies.names(named)} {_was(named)} just deleted.")
+        return Found(live)
     if target.ids:
         return Found([TaskInfo(id=i, title=memory.titles.get(i, "")) for i in target.ids])
     if target.ref:
@@ -114,6 +133,13 @@ def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
                 )
         if resolved.problem == "none":
             return Found(message=replies.NO_REFERENCE)
+        if resolved.problem == "deleted":
+            if intent.kind == "delete":
+                return Found(
+                    message=f"{replies.names(resolved.tasks)} {_was(resolved.tasks)} "
+                    "already deleted."
+                )
+            return Found(message=f"{replies.names(resolved.tasks)} {_was(resolved.tasks)} deleted.")
         if resolved.problem == "ambiguous":
             return Found(message=replies.ambiguous("", resolved.tasks, verb))
         return Found(resolved.tasks)
@@ -126,6 +152,10 @@ def _find(intent: Intent, session: ToolSession, memory: Memory) -> Found:
     if not listed.ok:
         return Found(message=f"I couldn't read your list: {replies.error_text(listed.error)}.")
     return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def _was(tasks: list[TaskInfo]) -> str:
+    return "was" if len(tasks) == 1 else "were"
 
 
 def _match_name(name: str, tasks: list[TaskInfo], kind: str, verb: str) -> Found:
@@ -223,7 +253,7 @@ def _act_on_each(
 
 def _complete(intent: Intent, session: ToolSession, memory: Memory) -> str:
     found = _find(intent, session, memory)
-    if found.message:
+    if found.message or found.silent:
         return found.message
     target = intent.target or Target()
     already = [task for task in found.tasks if task.completed]
@@ -251,7 +281,7 @@ def _complete(intent: Intent, session: ToolSession, memory: Memory) -> str:
 
 def _delete(intent: Intent, session: ToolSession, memory: Memory) -> str:
     found = _find(intent, session, memory)
-    if found.message:
+    if found.message or found.silent:
         return found.message
     target = intent.target or Target()
     if not found.tasks:
@@ -270,7 +300,7 @@ def _delete(intent: Intent, session: ToolSession, memory: Memory) -> str:
 
 def _update(intent: Intent, session: ToolSession, memory: Memory) -> str:
     found = _find(intent, session, memory)
-    if found.message:
+    if found.message or found.silent:
         return found.message
     if len(found.tasks) != 1:
         return (
@@ -309,9 +339,11 @@ def _status(intent: Intent, session: ToolSession, memory: Memory) -> str:
         if not match.found:
             return replies.no_match(target.name, listed.tasks)
         tasks = list(match.found)
+        if len(tasks) == 1:  # "is the gym task done? if so delete it": the one it found
+            memory.named_in_message[memory.clause] = tasks
     else:
         found = _find(intent, session, memory)
-        if found.message:
+        if found.message or found.silent:
             return found.message
         listed = session.list_tasks("all")
         known = {task.id: task for task in listed.tasks} if listed.ok else {}
@@ -378,7 +410,11 @@ def _run(intents: list[Intent], session: ToolSession, memory: Memory) -> str:
             if kind in kinds:
                 return _CHAT_REPLIES[kind]
         return replies.UNKNOWN
-    texts = [_HANDLERS[intent.kind](intent, session, memory) for intent in acts]
+    texts = []
+    for clause, intent in enumerate(intents):
+        if intent in acts:
+            memory.clause = clause
+            texts.append(_HANDLERS[intent.kind](intent, session, memory))
     if intents[0].kind == "greet":
         texts.insert(0, "Hi!")
     if skipped > 0:
@@ -410,12 +446,27 @@ def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
     return Intent("add", text=transcript.current.user_text, tasks=(NewTask(match["title"]),))
 
 
+def _confirming_held_deletes(transcript: Transcript) -> Intent | None:
+    """ "yes" right after the delete guard held deletes back: delete exactly those."""
+    if not transcript.earlier or not is_confirmation(transcript.current.user_text):
+        return None
+    held = [
+        call.arguments.get("task_id")
+        for call in transcript.earlier[-1].calls
+        if call.result is not None and call.result.status == AWAITING
+    ]
+    ids = tuple(dict.fromkeys(i for i in held if isinstance(i, int)))
+    if not ids:
+        return None
+    return Intent("delete", text=transcript.current.user_text, target=Target(ids=ids))
+
+
 def next_step(transcript: Transcript) -> Step:
     memory = Memory.from_turns(transcript.earlier)
-    memory.start_turn()
-    session = ToolSession(transcript.current.calls, memory)
-    accepted = _accepting_a_suggestion(transcript)
+    accepted = _confirming_held_deletes(transcript) or _accepting_a_suggestion(transcript)
     intents = [accepted] if accepted else parse_message(transcript.current.user_text)
+    memory.start_turn(shows_lists=any(intent.kind == "list" for intent in intents))
+    session = ToolSession(transcript.current.calls, memory)
     try:
         return Step(reply=_run(intents, session, memory))
     except _NeedCalls as need:

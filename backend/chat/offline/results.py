@@ -47,8 +47,8 @@ class ToolResult:
 
 def _text_of(output: Any) -> str | None:
     """The text inside an output given as parts ([{"type": "text", "text": ...}, ...])."""
-    if isinstance(output, dict) and isinstance(output.get("text"), str):
-        return output["text"]
+    if isinstance(output, dict) and isinstance(text := output.get("text"), str):
+        return text
     if isinstance(output, list):
         texts = [_text_of(part) for part in output]
         joined = "\n".join(text for text in texts if text)

@@ -90,9 +90,9 @@ def read_transcript(items: str | list[Any]) -> Transcript:
             turn.calls.append(record)
             pending[record.call_id] = record
         elif kind == "function_call_output":
-            record = pending.pop(str(_field(item, "call_id") or ""), None)
-            if record is not None:
-                record.result = parse_tool_output(_field(item, "output"))
+            answered = pending.pop(str(_field(item, "call_id") or ""), None)
+            if answered is not None:
+                answered.result = parse_tool_output(_field(item, "output"))
     current = turns[-1] if turns else Turn(user_text="")
     # Earlier turns carry the (unique) ids of their calls, so the fingerprint, and the call ids
     # derived from it, never repeat within a conversation; it ignores the running turn's own

@@ -1,6 +1,6 @@
 """The chat turn (POST /api/{user_id}/chat) with a scripted model and the real MCP server.
 
-The model is `agents.testing.ScriptedModel`, put on `app.state.chat_model`; the tools are the
+The model is `agents.testing.ScriptedModel`, put in as `dependency_overrides[get_chat_model]`; the tools are the
 real `todo-agent mcp` process on the same database, so every tool call really changes tasks.
 """
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import httpx2
@@ -17,23 +19,14 @@ from agents import MaxTurnsExceeded, ModelBehaviorError
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from sqlmodel import Session, select
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.db import get_engine
+from backend.deps import get_chat_model
 from backend.main import create_app
 from backend.models import Conversation, IdempotentRequest, Message, utcnow
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
-from tests.servers import free_port
+from tests.conftest import override_settings
+from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.processes import free_port
 
 ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
 
@@ -141,8 +134,7 @@ def test_history_is_cut_to_the_newest_messages_without_orphan_tool_output(
     conversation_id = chat(client, headers, "add buy milk").json()["conversation_id"]
     chat(client, headers, "hello", conversation_id)
 
-    monkeypatch.setenv("HISTORY_LIMIT", "3")
-    get_settings.cache_clear()
+    override_settings(client.app, history_limit=3)
     model.extend([[assistant_message("Still here.")]])
     chat(client, headers, "are you there?", conversation_id)
 
@@ -290,14 +282,20 @@ class _Gate:
         return self.output
 
 
-def _async_client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+@asynccontextmanager
+async def _async_client(app) -> AsyncIterator[httpx.AsyncClient]:
+    # ASGITransport sends no lifespan events: run the app's lifespan around the client.
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
 
 
 async def test_concurrent_turns_in_one_conversation_never_interleave(settings: Settings, headers):
     app = create_app(settings)
     gate = _Gate([assistant_message("First reply.")])
-    app.state.chat_model = ScriptedModel([[assistant_message("Hello.")], ModelStep.respond(gate)])
+    scripted = ScriptedModel([[assistant_message("Hello.")], ModelStep.respond(gate)])
+    app.dependency_overrides[get_chat_model] = lambda: scripted
     async with _async_client(app) as client:
         opened = await chat_async(client, headers, "hello")
         conversation_id = opened.json()["conversation_id"]
@@ -402,8 +400,7 @@ def test_an_unreachable_task_server_is_503_and_stores_nothing(client, model, hea
     model.extend([[assistant_message("Hi.")]])
     conversation_id = chat(client, headers, "hello").json()["conversation_id"]
 
-    monkeypatch.setenv("MCP_SERVER_URL", f"http://127.0.0.1:{free_port()}/mcp")
-    get_settings.cache_clear()
+    override_settings(client.app, mcp_server_url=f"http://127.0.0.1:{free_port()}/mcp")
     for conversation in (None, conversation_id):
         response = chat(client, headers, "add milk", conversation)
         assert response.status_code == 503
@@ -480,7 +477,7 @@ async def test_a_retry_while_the_first_request_runs_waits_for_its_answer(
     app = create_app(settings)
     gate = _Gate([ADD_MILK])
     scripted = ScriptedModel([ModelStep.respond(gate), [assistant_message("Added it.")]])
-    app.state.chat_model = scripted
+    app.dependency_overrides[get_chat_model] = lambda: scripted
     async with _async_client(app) as client:
         first = asyncio.create_task(chat_async(client, headers, "add buy milk", key="k-6"))
         await asyncio.wait_for(gate.entered.wait(), 10)

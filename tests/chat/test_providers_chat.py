@@ -1,55 +1,29 @@
 """End to end with a real-model configuration: MODEL=<name>, OPENAI_BASE_URL=<loopback fake>.
 
-The chat routes run the real `openai` client against tests/fake_openai.py, and the agent calls the
+The chat routes run the real `openai` client against tests/support/fake_openai.py, and the agent calls the
 real `todo-agent mcp` process, so every tool call changes tasks in the database.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.main import create_app
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    settings_fixture,
-    tasks,
-)
-from tests.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
+from tests.conftest import override_settings
+from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
+from tests.support.sse import data_payloads
 
 
 @pytest.fixture
-def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
-    fake_server.reset()
-    return fake_server
-
-
-@pytest.fixture
-def client(
-    settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
+def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     """The API configured for a named model at the fake provider."""
-    monkeypatch.setenv("MODEL", "fake-model")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    monkeypatch.setenv("MODEL_TIMEOUT_SECONDS", "1")
-    get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as test_client:
+    named = {"model": "fake-model", "openai_base_url": fake.base_url, "model_timeout_seconds": 1}
+    with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
 
 
@@ -59,8 +33,7 @@ def stream_events(client: TestClient, headers: dict, message: str, **body) -> li
         "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
     ) as response:
         assert response.status_code == 200, response.read()
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines]
+        return data_payloads(response.iter_lines())
 
 
 def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:
@@ -173,8 +146,7 @@ def test_a_provider_failure_after_a_tool_ran_keeps_what_the_tool_did(client, fak
 
 
 def test_the_chat_routes_are_rate_limited_per_user(client, fake, headers, monkeypatch):
-    monkeypatch.setenv("CHAT_RATE_LIMIT", "2")
-    get_settings.cache_clear()
+    override_settings(client.app, chat_rate_limit=2)
     first = chat(client, headers, "buy milk")
     second = chat(client, headers, "buy eggs", first.json()["conversation_id"])
     assert (first.status_code, second.status_code) == (200, 200)

@@ -15,29 +15,18 @@ import pytest
 import uvicorn
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
+from backend.deps import get_chat_model
 from backend.main import create_app
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
-from tests.servers import free_port
+from tests.support.chat import chat, chat_body, conversations, messages, tasks
+from tests.support.processes import free_port
+from tests.support.sse import data_payloads
 
 ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
 
 
 def stream(client, headers, message, conversation_id=None, key=None) -> tuple[int, list]:
     """The status and the `data:` payloads of one streamed turn (`[DONE]` kept as a string)."""
-    body = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = conversation_id
+    body = chat_body(message, conversation_id)
     extra = {"Idempotency-Key": key} if key else {}
     with client.stream(
         "POST", "/api/alice/chat/stream", json=body, headers={**headers, **extra}
@@ -46,14 +35,8 @@ def stream(client, headers, message, conversation_id=None, key=None) -> tuple[in
             response.read()
             return response.status_code, [response.json()]
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = []
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                data = line[len("data: ") :]
-                events.append(data if data == "[DONE]" else json.loads(data))
-            else:
-                assert line == "", line  # nothing but data lines and blank separators
-        return 200, events
+        # Nothing but data lines and blank separators.
+        return 200, data_payloads(response.iter_lines(), only_data=True)
 
 
 def test_a_streamed_turn_sends_start_tool_calls_deltas_done_then_DONE(client, model, headers):
@@ -126,7 +109,6 @@ def test_a_failure_after_the_stream_began_is_an_error_event_and_stores_nothing(
         "type": "error",
         "status": 503,
         "detail": "The model provider could not be reached",
-        "retry_after": 10,  # what a 503 would say in its Retry-After header
     }
     assert conversations(client, headers) == []
 
@@ -178,7 +160,7 @@ def serving(app) -> Iterator[str]:
     """The app on a real loopback HTTP server in a thread, so a client can really disconnect."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -205,7 +187,8 @@ def test_a_client_that_disconnects_mid_stream_leaves_a_consistent_history(
     settings, headers, disconnect_after
 ):
     app = create_app(settings)
-    app.state.chat_model = ScriptedModel([[ADD_MILK], ModelStep.respond(_slow_reply)])
+    scripted = ScriptedModel([[ADD_MILK], ModelStep.respond(_slow_reply)])
+    app.dependency_overrides[get_chat_model] = lambda: scripted
     with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
         with client.stream(
             "POST", "/api/alice/chat/stream", json={"message": "add buy milk"}, headers=headers
@@ -233,3 +216,32 @@ def test_a_client_that_disconnects_mid_stream_leaves_a_consistent_history(
     ]
     assert [call["tool"] for call in stored[1]["tool_calls"]] == ["add_task"]
     assert task_titles == ["Buy milk"]
+
+
+def test_an_idle_stream_gets_keep_alive_pings_until_the_reply_comes(settings, headers, monkeypatch):
+    # The model answers only once the client has seen a ping, so a ping must come while idle.
+    monkeypatch.setattr("fastapi.routing._PING_INTERVAL", 0.05)
+    pinged = threading.Event()
+
+    async def reply_after_a_ping(_call) -> list:
+        import asyncio
+
+        await asyncio.to_thread(pinged.wait, 10)
+        return [assistant_message("Still here.")]
+
+    app = create_app(settings)
+    scripted = ScriptedModel([ModelStep.respond(reply_after_a_ping)])
+    app.dependency_overrides[get_chat_model] = lambda: scripted
+    lines = []
+    with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        with client.stream(
+            "POST", "/api/alice/chat/stream", json={"message": "hello"}, headers=headers
+        ) as response:
+            for line in response.iter_lines():
+                lines.append(line)
+                if line == ": ping":
+                    pinged.set()
+    data = [json.loads(line[6:])["type"] for line in lines if line.startswith("data: {")]
+    assert data == ["start", "delta", "done"]
+    assert lines.index(": ping") < lines.index(next(x for x in lines if '"delta"' in x))
+    assert [line for line in lines if line.startswith("data: ")][-1] == "data: [DONE]"

@@ -5,15 +5,13 @@
 OpenRouter, a LiteLLM proxy) through the Chat Completions API, which all of them speak.
 
 Provider failures surface from `Runner.run` / `Runner.run_streamed` as `PROVIDER_ERRORS` (see
-below); the chat route turns them into 503.
+below); `backend.api.errors` turns them into 503.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
-import weakref
 from functools import lru_cache
 
 import httpx2
@@ -32,7 +30,7 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # turn in seconds, not after the full MODEL_TIMEOUT_SECONDS (which bounds each read instead).
 CONNECT_TIMEOUT_SECONDS = 5.0
 # The client does not retry on its own: `ProviderModel` retries once, and only when the
-# provider's Retry-After fits in what is left of the turn deadline.
+# provider's Retry-After fits in what is left of the turn deadline (TURN_TIMEOUT_SECONDS).
 MAX_RETRIES = 0
 
 # What a call to a real model can raise, all of which mean "the model provider failed":
@@ -48,8 +46,13 @@ PROVIDER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class ModelUnavailableError(Exception):
+    """The configured model cannot be built (e.g. MODEL names a model with no key or URL)."""
+
+
 def configure_sdk(settings: Settings) -> None:
-    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for."""
+    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for, and
+    never with a key that belongs to another provider (`tracing_key`)."""
     neutralise_empty_variables()
     set_tracing_disabled(not configure_tracing(settings))
 
@@ -61,14 +64,16 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
-def _new_client(api_key: str | None, base_url: str | None, timeout: float) -> AsyncOpenAI:
+def new_openai_client(settings: Settings) -> AsyncOpenAI:
+    """A client for the configured provider; the app builds one and shares it (`ModelProvider`)."""
+    timeout = settings.model_timeout_seconds
     timeouts = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS))
     # Every argument explicit: the client would otherwise read OPENAI_* from the environment
     # itself (an empty OPENAI_BASE_URL from compose broke every request).
     return AsyncOpenAI(
         # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the client needs one.
-        api_key=api_key or "unused",
-        base_url=base_url or OPENAI_BASE_URL,
+        api_key=settings.openai_api_key or "unused",
+        base_url=settings.openai_base_url or OPENAI_BASE_URL,
         organization=None,
         project=None,
         timeout=timeouts,
@@ -76,29 +81,6 @@ def _new_client(api_key: str | None, base_url: str | None, timeout: float) -> As
         # The SDK's defaults (connection limits, redirects), with the shared SSL context.
         http_client=DefaultAsyncHttpxClient(verify=_ssl_context(), timeout=timeouts),
     )
-
-
-# One client per configuration and event loop: it keeps its connection pool between turns.
-# Pooled connections belong to the loop that opened them, so a client is never shared between
-# loops (a second loop would hit "Event loop is closed"); the entries go away with their loop.
-_ClientKey = tuple[str | None, str | None, float]
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, AsyncOpenAI]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def openai_client(settings: Settings) -> AsyncOpenAI:
-    """The shared client for this configuration, for the running event loop (if any)."""
-    key = (settings.openai_api_key, settings.openai_base_url, settings.model_timeout_seconds)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        # Outside a loop nothing can be shared safely; the caller owns this client.
-        return _new_client(*key)
-    per_loop = _clients.setdefault(loop, {})
-    if key not in per_loop:
-        per_loop[key] = _new_client(*key)
-    return per_loop[key]
 
 
 def check_model_settings(settings: Settings) -> None:
@@ -112,13 +94,33 @@ def check_model_settings(settings: Settings) -> None:
         )
 
 
-def build_model(settings: Settings) -> Model:
-    """The model for one turn. Cheap: call it inside the event loop that will run the turn."""
+def build_model(settings: Settings, client: AsyncOpenAI | None = None) -> Model:
+    """The model for one turn: the offline model, or the named one over `client` (a new one if
+    None; the app passes its shared client, which keeps its connection pool between turns)."""
     if settings.model_name == OFFLINE:
         from backend.chat.offline import OfflineModel
 
         return OfflineModel()
     check_model_settings(settings)
-    client = openai_client(settings)
     limits = RequestLimits(context_tokens=settings.context_tokens, store=settings.openai_store)
-    return ProviderModel(settings.model_name, client, limits)
+    return ProviderModel(settings.model_name, client or new_openai_client(settings), limits)
+
+
+class ModelProvider:
+    """The app's source of models: one OpenAI client for every turn, closed on shutdown.
+
+    Built in the app's lifespan, so the client's pooled connections belong to the event loop
+    that serves the requests.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = None if settings.model_name == OFFLINE else new_openai_client(settings)
+
+    def model(self) -> Model:
+        """The model for one turn (cheap)."""
+        return build_model(self.settings, self.client)
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.close()

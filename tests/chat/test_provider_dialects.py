@@ -13,20 +13,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.main import create_app
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    conversations,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    settings_fixture,
-    tasks,
+from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.fake_openai import (
+    TRUNCATED,
+    Answer,
+    FakeOpenAI,
+    ToolCall,
+    text,
+    tool_call,
+    tool_calls,
 )
-from tests.fake_openai import TRUNCATED, Answer, FakeOpenAI, ToolCall, text, tool_call, tool_calls
 
 ROUTES = [pytest.param(False, id="chat"), pytest.param(True, id="stream")]
 
@@ -48,17 +46,11 @@ def fake(fake_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def client(
-    settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
+def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     # A model name without "gemini" in it: an alias, as through LiteLLM or OpenRouter.
-    monkeypatch.setenv("MODEL", "team-default")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-    monkeypatch.setenv("MODEL_TIMEOUT_SECONDS", "5")
-    get_settings.cache_clear()
-    with TestClient(create_app(get_settings())) as test_client:
+    named = {"model": "team-default", "openai_base_url": fake.base_url, "model_timeout_seconds": 5}
+    with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
-    get_settings.cache_clear()
 
 
 def stream_events(client: TestClient, headers: dict, message: str, **body) -> list:
@@ -86,7 +78,7 @@ def turn(client: TestClient, headers: dict, message: str, streaming: bool, **bod
 
 
 def failed_turn(client: TestClient, headers: dict, message: str, streaming: bool) -> dict:
-    """A failed turn on either route: {"status", "detail"} (and the Retry-After it named)."""
+    """A failed turn on either route: {"status", "detail", "retry_after"} (/chat's header)."""
     if not streaming:
         response = chat(client, headers, message)
         return {
@@ -98,8 +90,8 @@ def failed_turn(client: TestClient, headers: dict, message: str, streaming: bool
     assert events[-1] == "[DONE]"
     error = events[-2]
     assert error["type"] == "error", events
-    retry = error.get("retry_after")
-    return {"status": error["status"], "detail": error["detail"], "retry_after": str(retry)}
+    # A stream is a 200 whose error event comes late: there is no header to carry a wait.
+    return {"status": error["status"], "detail": error["detail"], "retry_after": None}
 
 
 def titles(client: TestClient, headers: dict) -> list[str]:

@@ -1,0 +1,171 @@
+"""The turn-claim protocol: one turn at a time per conversation, even across API replicas.
+
+A turn claims its conversation with a single conditional UPDATE (`claim_turn`), so two turns in
+the same conversation never interleave. The claim expires, so a crashed process cannot lock a
+conversation forever. The turn ends by `record_turn` (store it, release the claim) or
+`abandon_turn` (undo a turn that changed nothing); both leave the commit to the caller, so that
+the idempotent answer can join the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, null, update
+from sqlmodel import Session, col, select
+
+from backend.chat.store import raise_taken_or_missing, title_from, unclaimed
+from backend.models import Conversation, Message, utcnow
+
+
+@dataclass(frozen=True)
+class ClaimedTurn:
+    """A conversation claimed for one turn, with the history to send to the model."""
+
+    conversation_id: int
+    claim: str
+    created: bool  # the conversation was created for this turn (removed again if it fails cleanly)
+    history: list[Message]
+    started_at: datetime
+
+
+def _claim_values(claim: str | None, expires_at: datetime | None) -> dict[str, Any]:
+    # `updated_at` has an ON UPDATE default; claiming or releasing is not activity, so keep it.
+    return {
+        "turn_claim": claim,
+        "turn_claim_expires_at": expires_at,
+        "updated_at": Conversation.updated_at,
+    }
+
+
+def _newest_messages(session: Session, conversation_id: int, limit: int) -> list[Message]:
+    """The newest `limit` messages, oldest first, in one indexed query."""
+    newest = session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(col(Message.id).desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest))
+
+
+def claim_turn(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: int | None,
+    first_message: str,
+    history_limit: int,
+    claim_seconds: float,
+) -> ClaimedTurn:
+    """Claim a conversation for one turn (creating it when `conversation_id` is None).
+
+    Raises ConversationNotFoundError (missing or someone else's) or TurnInProgressError (another
+    turn holds an unexpired claim).
+    """
+    now = utcnow()
+    claim = uuid.uuid4().hex
+    expires_at = now + timedelta(seconds=claim_seconds)
+    if conversation_id is None:
+        conversation = Conversation(
+            user_id=user_id,
+            title=title_from(first_message),
+            created_at=now,
+            updated_at=now,
+            turn_claim=claim,
+            turn_claim_expires_at=expires_at,
+        )
+        session.add(conversation)
+        session.commit()
+        assert conversation.id is not None
+        return ClaimedTurn(conversation.id, claim, created=True, history=[], started_at=now)
+    claimed = session.exec(
+        update(Conversation)
+        .where(
+            col(Conversation.id) == conversation_id,
+            col(Conversation.user_id) == user_id,
+            unclaimed(now),
+        )
+        .values(**_claim_values(claim, expires_at))
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise_taken_or_missing(session, user_id, conversation_id)
+    history = _newest_messages(session, conversation_id, history_limit)
+    session.commit()
+    return ClaimedTurn(conversation_id, claim, created=False, history=history, started_at=now)
+
+
+def _release(session: Session, user_id: str, conversation_id: int, claim: str) -> None:
+    # Only our own claim: if it expired and another turn took over, that turn keeps it.
+    session.exec(
+        update(Conversation)
+        .where(
+            col(Conversation.id) == conversation_id,
+            col(Conversation.user_id) == user_id,
+            col(Conversation.turn_claim) == claim,
+        )
+        .values(**_claim_values(None, None))
+    )
+
+
+def record_turn(
+    *,
+    session: Session,
+    user_id: str,
+    turn: ClaimedTurn,
+    user_message: str,
+    reply: str,
+    tool_calls: list[dict[str, Any]],
+) -> None:
+    """Add a finished (or partly finished) turn to `session`, bump activity, release the claim.
+
+    The caller commits, so that storing the idempotent answer can join the same transaction.
+    """
+    now = utcnow()
+    stored: list[tuple[str, str, list[dict[str, Any]], datetime]] = [
+        ("user", user_message, [], turn.started_at),
+        ("assistant", reply, tool_calls, now),
+    ]
+    for role, content, calls, created_at in stored:
+        session.add(
+            Message(
+                conversation_id=turn.conversation_id,
+                user_id=user_id,
+                role=role,
+                content=content,
+                tool_calls=calls,
+                created_at=created_at,
+            )
+        )
+        session.flush()  # one at a time: the user's message gets the lower id (history order)
+    ours = col(Conversation.turn_claim) == turn.claim
+    session.exec(
+        update(Conversation)
+        .where(col(Conversation.id) == turn.conversation_id, col(Conversation.user_id) == user_id)
+        .values(
+            updated_at=now,
+            # Release only our own claim: if it expired and another turn took over, it stays.
+            turn_claim=case((ours, null()), else_=col(Conversation.turn_claim)),
+            turn_claim_expires_at=case(
+                (ours, null()), else_=col(Conversation.turn_claim_expires_at)
+            ),
+        )
+    )
+
+
+def abandon_turn(*, session: Session, user_id: str, turn: ClaimedTurn) -> None:
+    """Undo a turn that changed nothing: release the claim, drop a conversation made for it."""
+    if turn.created:
+        session.exec(
+            delete(Conversation).where(
+                col(Conversation.id) == turn.conversation_id,
+                col(Conversation.user_id) == user_id,
+                col(Conversation.turn_claim) == turn.claim,
+            )
+        )
+    else:
+        _release(session, user_id, turn.conversation_id, turn.claim)

@@ -1,0 +1,118 @@
+"""What each failure means to the caller: one table from domain errors to status and reason.
+
+Domain code raises its own errors (`TaskNotFoundError`, `ConversationNotFoundError`,
+`TaskServerUnavailable`, an `openai` error inside a turn, ...) and knows nothing of HTTP. This
+table is the one place that says which status, headers and `detail` each one becomes. The HTTP
+edge (`backend.api.errors`) answers with it; the chat turn uses it for the failure it streams and
+for the answer it stores for an idempotent retry, so both chat routes say the same thing.
+
+A reason is always a plain sentence, never the exception's own text when that may hold URLs,
+SQL or keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import openai
+from agents import MaxTurnsExceeded, ModelBehaviorError, UserError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
+from backend.chat.mcp_client import TaskServerAuthError, TaskServerUnavailable
+from backend.chat.provider_errors import classify
+from backend.chat.providers import ModelUnavailableError
+from backend.chat.store import ConversationNotFoundError, TurnInProgressError
+from backend.ratelimit import RateLimitExceeded
+from backend.tasks import TaskNotFoundError
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    detail: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+INTERNAL = Problem(500, "Internal server error")
+DATABASE_DOWN = Problem(
+    503, "The database is unavailable; try again shortly", headers={"Retry-After": "5"}
+)
+
+
+def _own_text(status: int, **headers: str) -> Callable[[BaseException], Problem]:
+    """For errors whose message is written for the caller (it holds no secrets)."""
+    return lambda exc: Problem(status, str(exc), headers)
+
+
+def _fixed(status: int, detail: str) -> Callable[[BaseException], Problem]:
+    return lambda _: Problem(status, detail)
+
+
+def _rate_limited(exc: BaseException) -> Problem:
+    seconds = exc.retry_after if isinstance(exc, RateLimitExceeded) else 1
+    return Problem(429, str(exc), {"Retry-After": str(seconds)})
+
+
+# First match wins, so a subclass comes before its base (APITimeoutError < APIConnectionError).
+PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], Problem]]] = [
+    # Requests the caller can fix.
+    ((TaskNotFoundError,), _own_text(404)),
+    ((ConversationNotFoundError,), _fixed(404, "Conversation not found")),
+    ((TurnInProgressError,), _own_text(409, **{"Retry-After": "2"})),
+    ((KeyStillRunningError,), _own_text(409, **{"Retry-After": "5"})),
+    ((KeyReusedError,), _own_text(422)),
+    ((RateLimitExceeded,), _rate_limited),
+    ((TaskServerAuthError,), _own_text(401, **{"WWW-Authenticate": "Bearer"})),
+    # What the chat depends on: the task server, the model, the database.
+    ((TaskServerUnavailable,), _own_text(503)),
+    ((ModelUnavailableError,), _fixed(503, "The model is not available; check the MODEL settings")),
+    ((TimeoutError, openai.APITimeoutError), _fixed(503, "The model did not answer in time")),
+    ((openai.APIConnectionError,), _fixed(503, "The model provider could not be reached")),
+    (
+        (openai.RateLimitError,),
+        _fixed(503, "The model provider is rate limiting requests; try again shortly"),
+    ),
+    (
+        (openai.AuthenticationError, openai.PermissionDeniedError),
+        _fixed(503, "The model provider rejected the configured API key"),
+    ),
+    ((openai.OpenAIError,), _fixed(503, "The model provider returned an error")),
+    (
+        (MaxTurnsExceeded,),
+        _fixed(503, "The assistant needed too many steps; try a simpler request"),
+    ),
+    (
+        (ModelBehaviorError, json.JSONDecodeError),
+        _fixed(503, "The model returned an answer the assistant could not use"),
+    ),
+    # Raised by the MCP client when the task server goes away in the middle of a turn.
+    ((UserError, BaseExceptionGroup), _fixed(503, "The task server is unavailable")),
+    ((OperationalError,), lambda _: DATABASE_DOWN),
+    ((SQLAlchemyError,), lambda _: INTERNAL),
+]
+
+
+def _provider_problem(exc: BaseException) -> Problem | None:
+    """A model provider's failure, told apart (rate limit, quota, too long, ...): see
+    `backend.chat.provider_errors`; its wait, if any, becomes Retry-After."""
+    failure = classify(exc)
+    if failure is None:
+        return None
+    headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+    return Problem(failure.status, failure.detail, headers)
+
+
+def problem_for(exc: BaseException) -> Problem:
+    """The caller's view of `exc`: the first matching row of `PROBLEMS`, else a plain 500.
+
+    Errors of the model provider are told apart first (`_provider_problem`)."""
+    provider = _provider_problem(exc)
+    if provider is not None:
+        return provider
+    for types, problem in PROBLEMS:
+        if isinstance(exc, types):
+            return problem(exc)
+    return INTERNAL

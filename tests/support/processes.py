@@ -1,0 +1,145 @@
+"""Start the real processes (`todo-agent api` / `mcp`) for end-to-end tests, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def closed_mcp_url() -> str:
+    """An MCP address nothing listens on: never the default port, where a dev server may run."""
+    return f"http://127.0.0.1:{free_port()}/mcp"
+
+
+def service_env(database_url: str, secret: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child process; an API without `MCP_SERVER_URL` finds no MCP server."""
+    env = dict(os.environ)
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "MODEL",
+        "REDIS_URL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+    ):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=database_url,
+        BETTER_AUTH_SECRET=secret,
+        TODO_AGENT_DATA_DIR=str(data_dir),
+        PYTHONUNBUFFERED="1",
+        MCP_SERVER_URL=closed_mcp_url(),
+    )
+    env.update(extra)
+    return env
+
+
+class ServiceProcess:
+    """One `todo-agent <command> [options]` child process; restartable, logs kept in a file."""
+
+    def __init__(
+        self,
+        command: str,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        options: Sequence[str] = (),
+    ) -> None:
+        self.command, self.port, self.env, self.log_path = command, port, env, log_path
+        self.options = list(options)  # e.g. ["--workers", "2"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        suffix = "/mcp" if self.command == "mcp" else ""
+        return f"http://127.0.0.1:{self.port}{suffix}"
+
+    def start(self, timeout: float = 60) -> ServiceProcess:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend.cli",
+                self.command,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.options,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=PROJECT_ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited: {self.log()[-2000:]}")
+            if port_open(self.port) and (self.command != "api" or self._healthy()):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.command} did not start: {self.log()[-2000:]}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def running(
+    command: str,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    options: Sequence[str] = (),
+) -> Iterator[ServiceProcess]:
+    log_path = log_dir / f"{command}-{time.time_ns()}.log"
+    service = ServiceProcess(command, port or free_port(), env, log_path, options)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -183,6 +183,7 @@ class FakeOpenAI:
     dialect: str = "openai"
     # Answer a request whose messages exceed this many bytes with the dialect's context error.
     context_limit_bytes: int | None = None
+    tls: tuple[str, str] | None = None  # (certificate file, key file): serve HTTPS
     default_tool: str | None = "add_task"
     default_arguments: dict[str, Any] = field(default_factory=lambda: {"title": "{message}"})
     # A tiny Retry-After on error answers keeps the client's one retry fast in tests.
@@ -381,6 +382,9 @@ class FakeOpenAI:
             # A hanging answer must not keep the test waiting at shutdown.
             timeout_graceful_shutdown=1,
             backlog=2048,
+            # HTTPS, to stand in for https://api.openai.com (tests/chat/test_compose_openai_env.py)
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
 
     def start(self, port: int | None = None) -> FakeOpenAI:

@@ -5,6 +5,7 @@ todo-agent api [--host] [--port]                  the HTTP API only
 todo-agent mcp [--host] [--port] | --stdio        the MCP tool server only
 todo-agent token USER_ID [--ttl SECONDS]          print a JWT signed with the configured secret
 todo-agent migrate                                apply database migrations
+todo-agent eval [--model NAME] [--cases FILE] [--json OUT]   the evaluation set, real agent loop
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from backend.config import ConfigError, get_settings
 
@@ -164,7 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=_migrate)
+
+    evaluate = sub.add_parser(
+        "eval", help="run the evaluation set through the agent, MCP server and a scratch database"
+    )
+    evaluate.add_argument("--model", help="the model to evaluate (default: MODEL, else offline)")
+    evaluate.add_argument("--cases", type=Path, help="cases YAML (default: tests/eval/cases.yaml)")
+    evaluate.add_argument("--json", type=Path, dest="json_out", help="write the report here")
+    evaluate.set_defaults(func=_eval)
     return parser
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from backend.evaluation import main as evaluate
+
+    return evaluate(args.cases, args.model, args.json_out)
 
 
 def main(argv: list[str] | None = None) -> int:

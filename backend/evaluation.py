@@ -293,11 +293,27 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the MCP server did not start in 30 s")
 
 
+def _empty_database() -> None:
+    """Every case starts from an empty scratch database: its tasks are #1, #2... as it says."""
+    from sqlalchemy import inspect as inspect_database
+    from sqlmodel import SQLModel
+
+    from backend.db import get_engine
+
+    engine = get_engine()
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+        if "sqlite_sequence" in inspect_database(connection).get_table_names():
+            connection.exec_driver_sql("DELETE FROM sqlite_sequence")
+
+
 def _seed(user_id: str, case: Case) -> list[int]:
     from backend import tasks
     from backend.db import session_scope
     from backend.models import TaskCreate
 
+    _empty_database()
     ids = []
     with session_scope() as session:
         for expected in case.start:

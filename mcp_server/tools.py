@@ -45,7 +45,7 @@ Description = Annotated[
     str, Field(max_length=DESCRIPTION_MAX, description="Optional details; may be empty.")
 ]
 LIST_PAGE_DEFAULT = 50  # a page a model reads comfortably (~2.5 KB); `total` says if there is more
-LIST_PAGE_MAX = 200
+LIST_PAGE_MAX = tasks.LIST_LIMIT  # 500: the offline model matches names over a whole list
 Search = Annotated[
     str | None,
     Field(

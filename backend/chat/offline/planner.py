@@ -78,7 +78,12 @@ class ToolSession:
         return self.run([ToolRequest(name, arguments)])[0]
 
     def list_tasks(self, status: str = "all") -> ToolResult:
-        return self.one("list_tasks", status=status)
+        # The tool answers pages of 50 by default (for language models' context); this model
+        # matches names over the whole list, as before the paging, up to the service's bound.
+        return self.one("list_tasks", status=status, limit=LIST_LIMIT)
+
+
+LIST_LIMIT = 500  # backend.tasks.LIST_LIMIT, the most one listing returns
 
 
 # --- finding the tasks an action is about ----------------------------------------------------

@@ -111,6 +111,12 @@ async def enforce_chat_rate_limit(
     It depends on the authenticated path user, so a request without a valid token is a 401 and
     costs nothing.
     """
+    await hit_chat_rate_limit(user_id, settings, limiter)
+
+
+async def hit_chat_rate_limit(user_id: str, settings: Settings, limiter: RateLimiter) -> None:
+    """Count one chat turn of `user_id`: RateLimitExceeded when over the limit. For routes
+    that know only later whether a request is a turn (`/chatkit`)."""
     if settings.chat_rate_limit <= 0:
         return
     decision = await limiter.hit(f"chat:{user_id}")

@@ -22,6 +22,7 @@ and closes the MCP connection, which must happen in one task.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ class TurnDone:
     conversation_id: int
     response: str
     tool_calls: list[ToolCallRecord]
+    message_ids: tuple[int, int] | None = None  # the stored (user message, reply), once stored
 
     def body(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,8 @@ class TurnFailed:
     """The turn failed; `problem` is what the caller is told (`backend.errors.problem_for`)."""
 
     problem: Problem
+    # When tools had run, the turn was stored anyway: the (user message, note) ids.
+    message_ids: tuple[int, int] | None = None
 
     @property
     def status(self) -> int:
@@ -300,20 +304,20 @@ class TurnRun:
                     extra=provider.log_fields if provider else {"error_type": type(exc).__name__},
                 )
             records = calls.records()
-            if records:
-                await run_in_threadpool(
-                    self._store,
-                    _interrupted_reply(problem.detail),
-                    records,
-                    problem.status,
-                    {"detail": problem.detail},
-                )
-            else:
+            if not records:
                 await run_in_threadpool(self._abandon)
-            return TurnFailed(problem)
+                return TurnFailed(problem)
+            stored = await run_in_threadpool(
+                self._store,
+                _interrupted_reply(problem.detail),
+                records,
+                problem.status,
+                {"detail": problem.detail},
+            )
+            return TurnFailed(problem, message_ids=stored)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
-        await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
-        return done
+        stored = await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
+        return dataclasses.replace(done, message_ids=stored)
 
     @staticmethod
     def _forward(event: StreamEvent, calls: ToolCallLog, emit: Callable[[TurnEvent], None]) -> None:
@@ -330,10 +334,10 @@ class TurnRun:
 
     def _store(
         self, reply: str, records: list[ToolCallRecord], status: int, body: dict[str, Any]
-    ) -> None:
+    ) -> tuple[int, int]:
         request, prepared = self.prepared.request, self.prepared
         with session_scope() as session:
-            claims.record_turn(
+            stored = claims.record_turn(
                 session=session,
                 user_id=request.user_id,
                 turn=prepared.claimed,
@@ -350,6 +354,7 @@ class TurnRun:
                     answer=idempotency.StoredAnswer(status, body),
                 )
             session.commit()
+        return stored
 
     def _abandon(self) -> None:
         request = self.prepared.request

@@ -69,7 +69,9 @@ def new_openai_client(settings: Settings) -> AsyncOpenAI:
     timeout = settings.model_timeout_seconds
     timeouts = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS))
     # Every argument explicit: the client would otherwise read OPENAI_* from the environment
-    # itself (an empty OPENAI_BASE_URL from compose broke every request).
+    # itself (an empty OPENAI_BASE_URL from compose broke every request). It still reads the
+    # organization and project from there when given None: empty ones go first.
+    neutralise_empty_variables()
     return AsyncOpenAI(
         # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the client needs one.
         api_key=settings.openai_api_key or "unused",

@@ -7,7 +7,8 @@ OpenAI-compatible endpoint, Ollama, vLLM, llama.cpp's server, OpenRouter and Lit
   length"; llama.cpp `type=exceed_context_size_error`; Gemini "input token count ... exceeds";
   LiteLLM `ContextWindowExceededError`;
 - quota exhausted (adding credit fixes it, waiting does not): OpenAI 429 `insufficient_quota`;
-  Gemini 429 mentioning "quota" with a daily/billing limit; OpenRouter 402;
+  a 429 naming billing, credit or a daily limit (Gemini says "quota" for per-minute limits
+  too: those are rate limits); OpenRouter 402;
 - rate limited: any other 429;
 - model not found: 404, or `code=model_not_found` (Ollama: "model ... not found, try pulling");
 - bad credentials: 401 / 403 (the log names OPENAI_API_KEY);
@@ -35,7 +36,10 @@ _CONTEXT_WORDS = re.compile(
     r"input token count|prompt is too long|reduce the length|exceeds? the (?:maximum|available)",
     re.IGNORECASE,
 )
-_QUOTA_WORDS = re.compile(r"quota|billing|credit|insufficient", re.IGNORECASE)
+# Used up (waiting does not help) ...
+_QUOTA_WORDS = re.compile(r"insufficient|billing|credit|plan and|per ?day|daily", re.IGNORECASE)
+# ... versus a short window (Gemini says "quota" for both: "...PerMinute...", "per minute").
+_SHORT_WINDOW = re.compile(r"per ?minute|per ?second|rate", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -141,15 +145,12 @@ def _seconds(value: float | None) -> int | None:
 
 def classify(exc: BaseException) -> ProviderFailure | None:
     """The failure, if `exc` came from the model provider; None for anything else."""
-    if isinstance(exc, openai.RateLimitError | openai.APIStatusError) and exc.status_code in (
-        402,
-        429,
-    ):
-        code = provider_code(exc) or ""
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in (402, 429):
+        code, text = provider_code(exc) or "", _text(exc)
         if (
             exc.status_code == 402
             or code == "insufficient_quota"
-            or (_QUOTA_WORDS.search(_text(exc)) and "per minute" not in _text(exc).lower())
+            or (_QUOTA_WORDS.search(text) and not _SHORT_WINDOW.search(text))
         ):
             return ProviderFailure(
                 "quota_exhausted",

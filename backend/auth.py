@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt import PyJWK, PyJWKClient
@@ -34,6 +34,8 @@ SECRET_ALGORITHMS = ["HS256"]
 JWKS_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 MAX_TOKEN_LENGTH = 8192
 MAX_SUBJECT_LENGTH = 128
+# Accepted past `exp`, for clock skew. The MCP server reports the same expiry to its SDK, so a
+# token the API accepts is never refused by the task server in the middle of a turn.
 LEEWAY_SECONDS = 5
 
 # The key set: fetched on first use, again for a `kid` it does not hold (a rotated key) but at
@@ -180,9 +182,26 @@ def _decode(token: str, key: Any, algorithm: str, settings: Settings) -> Princip
     except jwt.PyJWTError as exc:
         raise AuthError("Invalid token") from exc
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
+    if not usable_subject(subject):
         raise AuthError("Invalid token subject")
     return Principal(user_id=subject, token=token, expires_at=int(claims["exp"]))
+
+
+def usable_subject(subject: object) -> TypeGuard[str]:
+    """A user id that can be one segment of `/api/{user_id}/...` and be stored anywhere.
+
+    Refused: not a string, blank, too long, control characters (NUL broke PostgreSQL queries),
+    lone surrogates, "/" or "\\", and the segments "." and ".." (clients normalise them away).
+    """
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
+        return False
+    if subject in {".", ".."} or "/" in subject or "\\" in subject:
+        return False
+    if any(
+        ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in subject
+    ):
+        return False
+    return True
 
 
 def _jwks_for(header: _Header, settings: Settings) -> tuple[JwksKeySet, str]:

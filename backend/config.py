@@ -7,8 +7,6 @@ generated signing secret. A configured `BETTER_AUTH_SECRET` always wins.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,8 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Lists read from the environment as "a,b" (what people type in .env files) or a JSON list.
 StrList = Annotated[list[str], NoDecode]
-
-MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
@@ -62,13 +58,25 @@ class Settings(BaseSettings):
 
     cors_origins: StrList = []
     history_limit: int = Field(default=50, ge=2, le=1000)
-    turn_claim_seconds: float = 120.0
+    turn_claim_seconds: float = 120.0  # the longest a turn may run
+    # A turn's claim on its conversation lasts this long and is renewed while the turn runs
+    # (backend/chat/lease.py): a crashed turn's conversation is free again within it.
+    turn_lease_seconds: float = Field(default=10.0, ge=1)
     chat_rate_limit: int = 20  # chat requests per user per minute; 0 disables
     # Deletes a chat turn may make without asking, when its message names fewer (see
     # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.
     delete_confirm_threshold: int = Field(default=1, ge=0)
     redis_url: str | None = None
     max_body_bytes: int = 64 * 1024
+    # Slow clients (backend/serving.py) and stopping (SIGTERM lets running turns finish).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    # Load: per-user REST/MCP requests per minute (0 disables), requests one user may have in
+    # flight at once, and how long database work may queue for a connection before a 503.
+    api_rate_limit: int = Field(default=300, ge=0)
+    user_concurrency: int = Field(default=8, ge=1)
+    db_queue_timeout_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
@@ -113,36 +121,18 @@ class Settings(BaseSettings):
         return resolve_secret(self)
 
 
-def _read_or_create_secret(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    # O_EXCL: when two processes start together, one creates the file and the other reads it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
-
-
 @lru_cache(maxsize=8)
 def _secret_for(configured: str | None, environment: str, data_dir: Path) -> str:
+    from backend.secret import check_strength, read_or_create_secret
+
     if configured:
-        if environment == "production" and len(configured) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"BETTER_AUTH_SECRET is shorter than {MIN_SECRET_LENGTH} characters; "
-                "use a long random value in production"
-            )
-        return configured
+        return check_strength(configured) if environment == "production" else configured
     if environment == "production":
         raise ConfigError(
             "ENVIRONMENT=production needs BETTER_AUTH_SECRET (the secret your Better Auth frontend "
             "signs tokens with); refusing to start with a generated one"
         )
-    return _read_or_create_secret(data_dir / "secret")
+    return read_or_create_secret(data_dir)
 
 
 def resolve_secret(settings: Settings) -> str:

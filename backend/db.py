@@ -9,18 +9,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from backend.config import get_settings
+from backend.datadir import private_dir, private_sqlite_file
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    return Path(database)
 
 
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """An engine for `url`; `pooled=False` for one-off work such as migrations."""
     if url.startswith("sqlite"):
+        if (sqlite_file := _sqlite_file(url)) is not None:
+            private_sqlite_file(sqlite_file)  # before SQLite creates it (and -wal, -shm) 0644
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -45,8 +56,8 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
-    if settings.resolved_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.database_url:
+        private_dir(settings.data_dir)
     return make_engine(settings.resolved_database_url)
 
 

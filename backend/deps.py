@@ -17,15 +17,18 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from sqlmodel import Session
 
 from backend.auth import AuthError, Principal, bearer_token, verify_token_async
+from backend.chat import idempotency
 from backend.chat.mcp_client import TaskServerClient
 from backend.chat.providers import ModelProvider, ModelUnavailableError
 from backend.config import Settings
-from backend.db import get_session
+from backend.db import get_session, session_scope
+from backend.dbwork import database_work
 from backend.ratelimit import RateLimiter, RateLimitExceeded
 
 log = logging.getLogger(__name__)
 
 SessionDep = Annotated[Session, Depends(get_session)]
+IDEMPOTENCY_KEY_MAX = 255  # the chat routes' header limit: a longer key can have no answer
 
 
 # The dependencies below are `async def` on purpose: they are CPU-only and take microseconds,
@@ -103,22 +106,41 @@ async def get_path_user(
 CurrentUser = Annotated[str, Depends(get_path_user)]
 
 
+async def _replays_stored_answer(request: Request, user_id: str) -> bool:
+    """A retry whose first answer is stored gets that answer even over the limit: the client
+    did nothing wrong by retrying, and a replay runs neither the model nor a tool."""
+    key = request.headers.get("idempotency-key")
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        return False
+
+    def lookup() -> bool:
+        with session_scope() as session:
+            return idempotency.has_stored_answer(session=session, user_id=user_id, key=key)
+
+    return await database_work().run(lookup)
+
+
 async def enforce_chat_rate_limit(
-    user_id: CurrentUser, settings: SettingsDep, limiter: RateLimiterDep
+    request: Request, user_id: CurrentUser, settings: SettingsDep, limiter: RateLimiterDep
 ) -> None:
     """Route dependency: RateLimitExceeded (429 with `Retry-After`) when over the chat limit.
 
     It depends on the authenticated path user, so a request without a valid token is a 401 and
     costs nothing.
     """
-    await hit_chat_rate_limit(user_id, settings, limiter)
+    await hit_chat_rate_limit(user_id, settings, limiter, request)
 
 
-async def hit_chat_rate_limit(user_id: str, settings: Settings, limiter: RateLimiter) -> None:
-    """Count one chat turn of `user_id`: RateLimitExceeded when over the limit. For routes
-    that know only later whether a request is a turn (`/chatkit`)."""
+async def hit_chat_rate_limit(
+    user_id: str, settings: Settings, limiter: RateLimiter, request: Request | None = None
+) -> None:
+    """Count one chat turn of `user_id`: RateLimitExceeded when over the limit (unless the
+    request is an idempotent retry with a stored answer). For routes that know only later
+    whether a request is a turn (`/chatkit`) too."""
     if settings.chat_rate_limit <= 0:
         return
     decision = await limiter.hit(f"chat:{user_id}")
-    if not decision.allowed:
+    if decision.allowed:
+        return
+    if request is None or not await _replays_stored_answer(request, user_id):
         raise RateLimitExceeded(max(1, math.ceil(decision.retry_after)))

@@ -13,18 +13,22 @@ SQL or keys.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import openai
 from agents import MaxTurnsExceeded, ModelBehaviorError, UserError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
+from backend.chat.lease import ClaimLostError
 from backend.chat.mcp_client import TaskServerAuthError, TaskServerUnavailable
 from backend.chat.provider_errors import classify
 from backend.chat.providers import ModelUnavailableError
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
+from backend.dbwork import DatabaseBusyError
 from backend.ratelimit import RateLimitExceeded
 from backend.tasks import TaskNotFoundError
 
@@ -51,6 +55,23 @@ def _fixed(status: int, detail: str) -> Callable[[BaseException], Problem]:
     return lambda _: Problem(status, detail)
 
 
+def _busy(exc: BaseException) -> Problem:
+    """409 with the seconds until the running turn's lease lapses (it is renewed while alive)."""
+    seconds = 1
+    if isinstance(exc, TurnInProgressError):
+        seconds = exc.retry_after
+    elif isinstance(exc, KeyStillRunningError) and exc.lease_left is not None:
+        seconds = max(1, math.ceil(exc.lease_left.total_seconds()))
+    return Problem(409, str(exc), {"Retry-After": str(seconds)})
+
+
+DATABASE_BUSY = Problem(
+    503,
+    "The database is busy; try again shortly",
+    headers={"Retry-After": str(DatabaseBusyError.retry_after)},
+)
+
+
 def _rate_limited(exc: BaseException) -> Problem:
     seconds = exc.retry_after if isinstance(exc, RateLimitExceeded) else 1
     return Problem(429, str(exc), {"Retry-After": str(seconds)})
@@ -61,8 +82,7 @@ PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], 
     # Requests the caller can fix.
     ((TaskNotFoundError,), _own_text(404)),
     ((ConversationNotFoundError,), _fixed(404, "Conversation not found")),
-    ((TurnInProgressError,), _own_text(409, **{"Retry-After": "2"})),
-    ((KeyStillRunningError,), _own_text(409, **{"Retry-After": "5"})),
+    ((TurnInProgressError, KeyStillRunningError), _busy),
     ((KeyReusedError,), _own_text(422)),
     ((RateLimitExceeded,), _rate_limited),
     ((TaskServerAuthError,), _own_text(401, **{"WWW-Authenticate": "Bearer"})),
@@ -90,6 +110,9 @@ PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], 
     ),
     # Raised by the MCP client when the task server goes away in the middle of a turn.
     ((UserError, BaseExceptionGroup), _fixed(503, "The task server is unavailable")),
+    # Every connection (or database slot) stayed taken: a fast, honest 503, never a 500.
+    ((DatabaseBusyError, PoolTimeoutError), lambda _: DATABASE_BUSY),
+    ((ClaimLostError,), lambda _: DATABASE_DOWN),
     ((OperationalError,), lambda _: DATABASE_DOWN),
     ((SQLAlchemyError,), lambda _: INTERNAL),
 ]

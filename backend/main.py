@@ -24,6 +24,7 @@ from backend.environment import neutralise_empty_variables
 from backend.middleware import RequestContextMiddleware
 from backend.ratelimit import build_rate_limiter
 from backend.retry_after import RetryAfterOn503Middleware
+from backend.shutdown import drain_turns
 
 __all__ = ["create_app", "install_error_handlers", "lifespan"]
 
@@ -36,6 +37,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     - the model provider, holding the one OpenAI client and its connection pool;
     - the MCP task-server client, holding the pool of keep-alive connections to it;
     - process-wide Agents SDK options (tracing), set once.
+
+    On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py).
     """
     settings: Settings = app.state.settings
     configure_sdk(settings)
@@ -45,15 +48,27 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close
         await app.state.task_servers.aclose()
         await app.state.model_provider.aclose()
         await app.state.rate_limiter.aclose()
+        if (api_limits := getattr(app.state, "api_limits", None)) is not None:
+            await api_limits.rate.aclose()  # built on first use (backend/admission.py)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     neutralise_empty_variables()  # "" means "not set", for the libraries too (environment.py)
     settings = settings or get_settings()
-    app = FastAPI(title="Todo agent", version=__version__, lifespan=lifespan)
+    # No Swagger UI / ReDoc in production: they load scripts from a CDN into the origin that
+    # holds the users' tokens. The schema itself stays at /openapi.json.
+    interactive_docs = settings.environment != "production"
+    app = FastAPI(
+        title="Todo agent",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if interactive_docs else None,
+        redoc_url="/redoc" if interactive_docs else None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)

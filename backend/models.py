@@ -56,9 +56,15 @@ def _updated_at() -> Any:
 
 
 def reject_nul(value: str, field: str) -> str:
-    """PostgreSQL cannot store U+0000 in text (a 500 there, accepted by SQLite): refuse it."""
+    """Refuse text no database can store: U+0000 (PostgreSQL refuses it; accepted by SQLite)
+    and lone UTF-16 surrogates such as "\\ud800" (valid JSON, not encodable as UTF-8)."""
     if "\x00" in value:
         raise ValueError(f"{field} must not contain NUL (U+0000) characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{field} must not contain lone surrogates (U+D800-U+DFFF)") from None
     return value
 
 
@@ -186,3 +192,13 @@ class IdempotentRequest(SQLModel, table=True):
     status: str = Field(default="running", max_length=16)
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _created_at()
+    # The conversation the request's turn ran in: the answer goes when the conversation does.
+    conversation_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("conversation.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    # Running: the lease of the request's turn, renewed while it runs (past it, the turn died).
+    # Done: when the stored answer is forgotten.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

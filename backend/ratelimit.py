@@ -13,6 +13,7 @@ A sliding window: a request is allowed when the user made fewer than `limit` req
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -178,8 +179,14 @@ class RedisRateLimiter:
         await self._client.aclose()
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """The app's limiter (built once, in its lifespan): shared through Redis, or in-process."""
+def build_rate_limiter(settings: Settings, limit: int | None = None) -> RateLimiter:
+    """A limiter (built once, in a lifespan) of `limit` requests per key per minute, by default
+    the chat limit: shared through Redis, or in-process."""
+    limit = settings.chat_rate_limit if limit is None else limit
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, settings.chat_rate_limit)
-    return MemoryRateLimiter(settings.chat_rate_limit)
+        return RedisRateLimiter(settings.redis_url, limit)
+    return MemoryRateLimiter(limit)
+
+
+def retry_after_header(decision: Decision) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(decision.retry_after)))}

@@ -792,7 +792,11 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     kind = args.db
     with database(kind, args.database_url, folder) as url:
         secret = secrets.token_urlsafe(48)
-        settings = {"CHAT_RATE_LIMIT": "1000000", "LOG_LEVEL": args.log_level}
+        settings = {
+            "CHAT_RATE_LIMIT": "1000000",
+            "API_RATE_LIMIT": "0",
+            "LOG_LEVEL": args.log_level,
+        }
         migrate(service_env(url, secret, folder / "data", **settings))
         with start_stack(
             url, folder, secret=secret, api_options=API_OPTIONS, **settings

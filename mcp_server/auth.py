@@ -17,18 +17,20 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.mcpserver.exceptions import ToolError
 
-from backend.auth import AuthError, Principal, verify_token_async
+from backend.auth import LEEWAY_SECONDS, AuthError, Principal, verify_token_async
 from backend.config import Settings
 
 
 def access_token_for(principal: Principal) -> AccessToken:
     # There is no OAuth client here: the principal is the user, so it doubles as client_id.
+    # The SDK refuses a token once `expires_at` has passed, with no leeway of its own: report
+    # the expiry with ours, so the API and the MCP server accept exactly the same tokens.
     return AccessToken(
         token=principal.token,
         client_id=principal.user_id,
         subject=principal.user_id,
         scopes=[],
-        expires_at=principal.expires_at,
+        expires_at=principal.expires_at + LEEWAY_SECONDS,
     )
 
 

@@ -20,6 +20,8 @@ from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.mcp_client import TaskServerError
 from backend.chat.providers import ModelUnavailableError
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
+from backend.content_type import explain_content_type
+from backend.dbwork import DatabaseBusyError
 from backend.errors import Problem, problem_for
 from backend.ratelimit import RateLimitExceeded
 from backend.schemas import ChatInputError, ErrorDetail
@@ -37,6 +39,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     RateLimitExceeded,
     TaskServerError,
     ModelUnavailableError,
+    DatabaseBusyError,
 )
 
 
@@ -51,6 +54,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("The token belongs to another user than the path"),
     404: _error("No such task or conversation for this user"),
     413: _error("Request body too large"),
+    429: _error("Too many requests (API_RATE_LIMIT, or too many at once); see Retry-After"),
     503: _error("The database (or, for chat, the model or the task server) is unavailable"),
 }
 
@@ -96,9 +100,10 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": jsonable_encoder(_validation_errors(exc))}, status_code=422)
+    problems = explain_content_type(request.headers.get("content-type"), _validation_errors(exc))
+    return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

@@ -43,15 +43,66 @@ class ToolCallRecord:
     def public(self) -> dict[str, Any]:
         return {"tool": self.tool, "parameters": self.parameters, "result": self.result}
 
+    def stored_public(self) -> dict[str, Any]:
+        """`public()` with the result bounded, for answers kept in the database."""
+        return {**self.public(), "result": bounded_result(self.result)}
+
     def stored(self) -> dict[str, Any]:
-        return {
+        """The call as stored: the result once and bounded; the model's exact output only when
+        replay could not rebuild it from the result (it differs, and the result was kept whole).
+        """
+        result = bounded_result(self.result)
+        entry: dict[str, Any] = {
             "call_id": self.call_id,
             "tool": self.tool,
             "parameters": self.parameters,
-            "result": self.result,
+            "result": result,
             "arguments": self.arguments,
-            "output": self.output,
         }
+        if result is self.result and self.output != _rebuilt_output(result):
+            entry["output"] = self.output
+        return entry
+
+
+# A "show all my tasks" over 500 long tasks returned ~0.4 MB, stored twice per turn (result and
+# output) and again in the idempotent answer. Kept results are cut to this size; the reply the
+# user got was written from the whole result, and the tool can be called again for it.
+MAX_STORED_RESULT_CHARS = 16_000
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False))
+
+
+def bounded_result(result: Any, limit: int = MAX_STORED_RESULT_CHARS) -> Any:
+    """`result` if its JSON fits in `limit` characters; else a cut-down copy that says so.
+
+    A result holding a list (list_tasks: {"tasks": [...], "count": n}) keeps as many leading
+    items as fit, plus `"omitted": <how many were cut>`; anything else keeps a text preview.
+    """
+    if _size(result) <= limit:
+        return result
+    if isinstance(result, dict):
+        lists = [key for key, value in result.items() if isinstance(value, list)]
+        if lists:
+            key = max(lists, key=lambda name: len(result[name]))
+            items = result[key]
+            kept: list[Any] = []
+            base = _size({**result, key: [], "omitted": len(items)})
+            used = base
+            for item in items:
+                used += _size(item) + 2
+                if used > limit:
+                    break
+                kept.append(item)
+            return {**result, key: kept, "omitted": len(items) - len(kept)}
+    text = json.dumps(result, ensure_ascii=False)
+    return {"truncated": True, "preview": text[: limit // 2]}
+
+
+def _rebuilt_output(result: Any) -> str:
+    """What replay sends as the tool's output when none was stored."""
+    return json.dumps(result, ensure_ascii=False)
 
 
 def _output_text(output: Any) -> str:
@@ -152,7 +203,7 @@ def _replayed_calls(message: Message) -> list[TResponseInputItem]:
             arguments = json.dumps(call.get("parameters", {}), ensure_ascii=False)
         output = call.get("output")
         if output is None:
-            output = json.dumps(call.get("result"), ensure_ascii=False)
+            output = _rebuilt_output(call.get("result"))
         items.append(
             {
                 "type": "function_call",

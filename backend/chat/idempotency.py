@@ -3,8 +3,13 @@
 The first request with a key inserts a "running" row (the unique (user_id, key) constraint
 decides, across replicas, who runs). Its answer — a success, or a failure after tools changed
 data — is stored in the same transaction as the turn's messages. A failure that changed nothing
-deletes the row, so a retry runs cleanly. A row still "running" after `stale_after` seconds
-belongs to a crashed process and is taken over.
+deletes the row, so a retry runs cleanly.
+
+A running row carries a lease (`expires_at`) that the turn renews while it runs. Past it, the
+process died. If the dead turn had started a tool, its journal (backend/chat/journal.py) left an
+"interrupted" answer in the row: the retry gets that answer and no tool runs twice. If it had
+not, nothing changed and the retry takes the row over and runs. Stored answers are kept for
+`RETENTION_SECONDS`, and go with their conversation when it is deleted.
 
 The row also keeps a fingerprint of the request: the same key with a different message is a
 client bug and gets 422 rather than someone else's answer.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -26,6 +31,7 @@ from backend.models import IdempotentRequest, utcnow
 
 RUNNING = "running"
 DONE = "done"
+RETENTION_SECONDS = 24 * 3600  # how long a stored answer is replayed
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,10 @@ class StoredAnswer:
 
 class KeyStillRunningError(RuntimeError):
     """The first request with this key has not finished yet."""
+
+    def __init__(self, message: str, lease_left: timedelta | None) -> None:
+        super().__init__(message)
+        self.lease_left = lease_left  # until its turn counts as dead, unless it is renewed
 
 
 class KeyReusedError(ValueError):
@@ -48,18 +58,26 @@ def fingerprint(message: str, conversation_id: int | None) -> str:
 
 
 def begin(
-    *, session: Session, user_id: str, key: str, request_fingerprint: str, stale_after: float
+    *,
+    session: Session,
+    user_id: str,
+    key: str,
+    request_fingerprint: str,
+    lease_seconds: float,
 ) -> StoredAnswer | None:
     """None: the caller runs the request. A StoredAnswer: the caller replays it.
 
     Raises KeyStillRunningError or KeyReusedError.
     """
+    now = utcnow()
+    _forget_expired(session, user_id, now)
     session.add(
         IdempotentRequest(
             user_id=user_id,
             key=key,
             status=RUNNING,
             response={"fingerprint": request_fingerprint},
+            expires_at=now + timedelta(seconds=lease_seconds),
         )
     )
     try:
@@ -78,28 +96,75 @@ def begin(
             user_id=user_id,
             key=key,
             request_fingerprint=request_fingerprint,
-            stale_after=stale_after,
+            lease_seconds=lease_seconds,
         )
     stored = row.response or {}
     if stored.get("fingerprint") != request_fingerprint:
         raise KeyReusedError("This Idempotency-Key was already used for a different request")
     if row.status == DONE:
         return StoredAnswer(status=int(stored["status"]), body=stored["body"])
-    now = utcnow()
-    if row.created_at < now - timedelta(seconds=stale_after):
-        taken = session.exec(
+    lease_end = row.expires_at or row.created_at + timedelta(seconds=lease_seconds)
+    if lease_end > now:
+        raise KeyStillRunningError(
+            "A request with this Idempotency-Key is still running", (lease_end - now)
+        )
+    # The turn that held the key died.
+    if "status" in stored:  # it had started a tool: its interrupted answer is the answer
+        session.exec(
             update(IdempotentRequest)
-            .where(
-                col(IdempotentRequest.id) == row.id,
-                col(IdempotentRequest.status) == RUNNING,
-                col(IdempotentRequest.created_at) == row.created_at,
-            )
-            .values(created_at=now)
+            .where(col(IdempotentRequest.id) == row.id, col(IdempotentRequest.status) == RUNNING)
+            .values(status=DONE, expires_at=now + timedelta(seconds=RETENTION_SECONDS))
         )
         session.commit()
-        if taken.rowcount == 1:
-            return None
-    raise KeyStillRunningError("A request with this Idempotency-Key is still running")
+        return StoredAnswer(status=int(stored["status"]), body=stored["body"])
+    taken = session.exec(  # nothing had changed: run it afresh, unless another retry got here
+        update(IdempotentRequest)
+        .where(
+            col(IdempotentRequest.id) == row.id,
+            col(IdempotentRequest.status) == RUNNING,
+            col(IdempotentRequest.expires_at) == row.expires_at,
+        )
+        .values(expires_at=now + timedelta(seconds=lease_seconds))
+    )
+    session.commit()
+    if taken.rowcount == 1:
+        return None
+    raise KeyStillRunningError("A request with this Idempotency-Key is still running", None)
+
+
+def _forget_expired(session: Session, user_id: str, now: datetime) -> None:
+    session.exec(
+        delete(IdempotentRequest).where(
+            col(IdempotentRequest.user_id) == user_id,
+            col(IdempotentRequest.status) == DONE,
+            col(IdempotentRequest.expires_at) < now,
+        )
+    )
+
+
+def renew(*, session: Session, user_id: str, key: str, lease_seconds: float) -> None:
+    """Extend the lease of a running request (the caller commits, with the turn's claim)."""
+    session.exec(
+        update(IdempotentRequest)
+        .where(
+            col(IdempotentRequest.user_id) == user_id,
+            col(IdempotentRequest.key) == key,
+            col(IdempotentRequest.status) == RUNNING,
+        )
+        .values(expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
+
+
+def has_stored_answer(*, session: Session, user_id: str, key: str) -> bool:
+    """Is there a finished answer for this key? (Its replay costs no model call and no tool.)"""
+    found = session.exec(
+        select(IdempotentRequest.id).where(
+            IdempotentRequest.user_id == user_id,
+            IdempotentRequest.key == key,
+            IdempotentRequest.status == DONE,
+        )
+    ).first()
+    return found is not None
 
 
 def store_answer(
@@ -109,19 +174,29 @@ def store_answer(
     key: str,
     request_fingerprint: str,
     answer: StoredAnswer,
+    conversation_id: int | None = None,
+    final: bool = True,
 ) -> None:
-    """Record the answer (the caller commits, together with the turn's messages)."""
+    """Record the answer (the caller commits, together with the turn's messages).
+
+    `final=False` keeps the request running and leaves the answer for a retry to find if the
+    turn dies (the journal's "interrupted" answer).
+    """
+    values: dict[str, Any] = {
+        "response": {
+            "fingerprint": request_fingerprint,
+            "status": answer.status,
+            "body": answer.body,
+        },
+        "conversation_id": conversation_id,
+    }
+    if final:
+        values["status"] = DONE
+        values["expires_at"] = utcnow() + timedelta(seconds=RETENTION_SECONDS)
     session.exec(
         update(IdempotentRequest)
         .where(col(IdempotentRequest.user_id) == user_id, col(IdempotentRequest.key) == key)
-        .values(
-            status=DONE,
-            response={
-                "fingerprint": request_fingerprint,
-                "status": answer.status,
-                "body": answer.body,
-            },
-        )
+        .values(**values)
     )
 
 

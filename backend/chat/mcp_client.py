@@ -17,13 +17,14 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
-from agents import RunContextWrapper
+from agents import RunContextWrapper, UserError
 from agents.mcp import MCPServerStreamableHttp
 from agents.mcp.util import MCPToolCustomDataContext
 from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult
 
 from backend.auth import AuthError, verify_token
 from backend.chat.tool_errors import TOOL_FAILED, failure_message
@@ -121,6 +122,49 @@ def _connect_error(error: BaseException, token: str, settings: Settings) -> Task
     return TaskServerUnavailable("The task server is unavailable")
 
 
+class ToolCallWatcher(Protocol):
+    """Told about each tool call before it is sent and after it returns (the turn's journal)."""
+
+    async def before_call(self, tool: str, arguments: dict[str, Any]) -> int: ...
+
+    async def after_call(self, index: int, result: CallToolResult | None) -> None: ...
+
+
+class _WatchedServer(MCPServerStreamableHttp):
+    """The SDK's client with a watcher around `call_tool`, the one way the agent runs a tool."""
+
+    watcher: ToolCallWatcher | None = None
+
+    async def call_tool(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        if self.watcher is None:
+            return await super().call_tool(tool_name, arguments, meta)
+        try:
+            index = await self.watcher.before_call(tool_name, dict(arguments or {}))
+        except Exception as exc:
+            # Not written down, not sent. A plain UserError: the SDK tells the model the tool
+            # failed, and the database's error text (it may hold SQL) is logged nowhere.
+            log.warning(
+                "tool call not journaled; not sent", extra={"error_type": type(exc).__name__}
+            )
+            raise UserError("The tool call could not be recorded, so it was not sent") from None
+        try:
+            result = await super().call_tool(tool_name, arguments, meta)
+        except BaseException:
+            await self._after(index, None)
+            raise
+        await self._after(index, result)
+        return result
+
+    async def _after(self, index: int, result: CallToolResult | None) -> None:
+        assert self.watcher is not None
+        try:
+            await self.watcher.after_call(index, result)
+        except Exception as exc:  # the turn's final write records the result anyway
+            log.warning("tool result not journaled", extra={"error_type": type(exc).__name__})
+
+
 class TaskServerClient:
     """The app's way to the MCP task server: one connection per turn over one shared pool.
 
@@ -141,10 +185,13 @@ class TaskServerClient:
 
     @asynccontextmanager
     async def connect(
-        self, token: str, settings: Settings
+        self, token: str, settings: Settings, watcher: ToolCallWatcher | None = None
     ) -> AsyncIterator[MCPServerStreamableHttp]:
-        """A connected MCP client acting as the token's user; raises TaskServerError if not."""
-        server = MCPServerStreamableHttp(
+        """A connected MCP client acting as the token's user; raises TaskServerError if not.
+
+        `watcher` hears of every tool call before it is sent: the turn's journal.
+        """
+        watched = _WatchedServer(
             params={
                 "url": settings.mcp_server_url,
                 "headers": {"Authorization": f"Bearer {token}"},
@@ -159,6 +206,8 @@ class TaskServerClient:
             custom_data_extractor=_tool_outcome,
             failure_error_function=_tool_failed,
         )
+        watched.watcher = watcher
+        server: MCPServerStreamableHttp = watched
         try:
             await server.connect()
         except Exception as exc:  # UserError (unreachable, HTTP error) or an ExceptionGroup

@@ -14,6 +14,7 @@ thread and never holds a session while the model runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,8 +34,11 @@ class ConversationNotFoundError(LookupError):
 
 
 class TurnInProgressError(RuntimeError):
-    def __init__(self) -> None:
+    def __init__(self, retry_after: int = 1) -> None:
         super().__init__("A reply is still being written in this conversation; try again shortly")
+        # Seconds until the running turn's claim lapses unless that turn renews it (its lease,
+        # backend/chat/lease.py): the truthful Retry-After.
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,15 @@ def require_owned(session: Session, user_id: str, conversation_id: int) -> None:
 
 
 def raise_taken_or_missing(session: Session, user_id: str, conversation_id: int) -> None:
-    require_owned(session, user_id, conversation_id)
-    raise TurnInProgressError
+    expires_at = session.exec(
+        select(Conversation.turn_claim_expires_at).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    ).first()
+    if expires_at is None:
+        require_owned(session, user_id, conversation_id)  # raises when missing
+        raise TurnInProgressError  # released a moment ago: try again at once
+    raise TurnInProgressError(max(1, math.ceil((expires_at - utcnow()).total_seconds())))
 
 
 def list_conversations(
@@ -99,16 +110,24 @@ def list_conversations(
     return [ConversationSummary(row[0], int(row[1])) for row in rows], int(total)
 
 
-def read_messages(*, session: Session, user_id: str, conversation_id: int) -> list[Message]:
-    """Every message of one of the user's conversations, in order."""
+def read_messages(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: int,
+    limit: int | None = None,
+    before: int | None = None,
+) -> list[Message]:
+    """Messages of one of the user's conversations, oldest first: the newest `limit` of those
+    with an id below `before` (all of them when both are None)."""
     require_owned(session, user_id, conversation_id)
-    return list(
-        session.exec(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(col(Message.id))
-        ).all()
-    )
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(col(Message.id) < before)
+    if limit is None:
+        return list(session.exec(query.order_by(col(Message.id))).all())
+    newest = session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all()
+    return list(reversed(newest))
 
 
 def delete_conversation(*, session: Session, user_id: str, conversation_id: int) -> None:

@@ -31,13 +31,13 @@ from typing import Any
 from agents import Model, ModelBehaviorError, RunConfig, Runner
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
-from fastapi.concurrency import run_in_threadpool
 
-from backend.chat import claims, delete_guard, idempotency
+from backend.chat import claims, delete_guard, idempotency, lease
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.deadline import turn_deadline
 from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallLog, ToolCallRecord, replay
+from backend.chat.journal import TurnJournal
 from backend.chat.mcp_client import TaskServerClient, TaskServerError
 from backend.chat.provider_errors import classify
 from backend.chat.reply import ReplyText
@@ -45,6 +45,7 @@ from backend.chat.tool_errors import format_tool_error
 from backend.chat.tracing_key import tracing_allowed
 from backend.config import Settings
 from backend.db import session_scope
+from backend.dbwork import database_work
 from backend.errors import Problem, problem_for
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ class TurnDone:
             "tool_calls": [call.public() for call in self.tool_calls],
         }
 
+    def stored_body(self) -> dict[str, Any]:
+        """`body()` as kept for an Idempotency-Key replay: tool results bounded."""
+        return {**self.body(), "tool_calls": [call.stored_public() for call in self.tool_calls]}
+
 
 @dataclass(frozen=True)
 class TurnFailed:
@@ -134,7 +139,7 @@ def _claim(request: TurnRequest, settings: Settings) -> claims.ClaimedTurn:
             conversation_id=request.conversation_id,
             first_message=request.message,
             history_limit=settings.history_limit,
-            claim_seconds=settings.turn_claim_seconds,
+            claim_seconds=settings.turn_lease_seconds,  # renewed while the turn runs
         )
 
 
@@ -148,7 +153,7 @@ def _begin_idempotent(
             user_id=request.user_id,
             key=request.idempotency_key,
             request_fingerprint=fingerprint,
-            stale_after=settings.turn_claim_seconds,
+            lease_seconds=settings.turn_lease_seconds,
         )
 
 
@@ -172,7 +177,7 @@ async def _wait_for_first_answer(
     delay = 0.05
     while True:
         try:
-            return await run_in_threadpool(_begin_idempotent, request, fingerprint, settings)
+            return await database_work().run(_begin_idempotent, request, fingerprint, settings)
         except idempotency.KeyStillRunningError:
             if loop.time() + delay > deadline:
                 raise
@@ -195,9 +200,9 @@ async def prepare_turn(
         if stored is not None:
             return stored
     try:
-        claimed = await run_in_threadpool(_claim, request, settings)
+        claimed = await database_work().run(_claim, request, settings)
     except BaseException:
-        await run_in_threadpool(_release_key, request)
+        await database_work().run(_release_key, request)
         raise
     return PreparedTurn(request=request, claimed=claimed, fingerprint=fingerprint)
 
@@ -214,6 +219,11 @@ class TurnRun:
 
     _running: set[asyncio.Task[None]] = set()  # strong references until each turn is done
 
+    @classmethod
+    def running(cls) -> set[asyncio.Task[None]]:
+        """The turns running in this process (the shutdown waits for them)."""
+        return set(cls._running)
+
     def __init__(
         self,
         prepared: PreparedTurn,
@@ -222,6 +232,7 @@ class TurnRun:
         task_servers: TaskServerClient,
     ) -> None:
         self.prepared = prepared
+        self.journal: TurnJournal | None = None
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
         task = asyncio.get_running_loop().create_task(self._run(model, settings, task_servers))
         TurnRun._running.add(task)
@@ -258,13 +269,26 @@ class TurnRun:
         request, claimed = self.prepared.request, self.prepared.claimed
         calls = ToolCallLog()
         reply_text = ReplyText()
+        journal = self.journal = TurnJournal(  # tool calls written as they happen
+            request.user_id,
+            claimed.conversation_id,
+            request.message,
+            request.idempotency_key,
+            self.prepared.fingerprint,
+        )
+        beating = lease.heartbeat(  # the claim is renewed while the turn runs
+            user_id=request.user_id,
+            conversation_id=claimed.conversation_id,
+            claim=claimed.claim,
+            key=request.idempotency_key,
+            lease_seconds=settings.turn_lease_seconds,
+        )
         try:
             # A turn never outlives its claim, so two turns never run in one conversation; and
             # never TURN_TIMEOUT_SECONDS, every model call and retry included.
-            async with turn_deadline(
-                min(settings.turn_claim_seconds, settings.turn_timeout_seconds)
-            ):
-                async with task_servers.connect(request.token, settings) as server:
+            deadline = min(settings.turn_claim_seconds, settings.turn_timeout_seconds)
+            async with turn_deadline(deadline), beating:
+                async with task_servers.connect(request.token, settings, watcher=journal) as server:
                     history = replay(claimed.history)
                     guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
                         request.message, history, settings.delete_confirm_threshold
@@ -304,19 +328,42 @@ class TurnRun:
                     extra=provider.log_fields if provider else {"error_type": type(exc).__name__},
                 )
             records = calls.records()
-            if not records:
-                await run_in_threadpool(self._abandon)
-                return TurnFailed(problem)
-            stored = await run_in_threadpool(
-                self._store,
-                _interrupted_reply(problem.detail),
-                records,
-                problem.status,
-                {"detail": problem.detail},
+            if records or journal.started:
+                stored = await database_work().run(
+                    self._store,
+                    _interrupted_reply(problem.detail),
+                    records,
+                    problem.status,
+                    {"detail": problem.detail},
+                )
+                return TurnFailed(problem, message_ids=stored)
+            await database_work().run(self._abandon)
+            return TurnFailed(problem)
+        except asyncio.CancelledError:
+            # Cut off (the server is stopping and the grace period is over): keep what ran.
+            log.warning(
+                "chat turn cut off before it finished",
+                extra={
+                    "conversation_id": claimed.conversation_id,
+                    "tools_started": len(journal.entries),
+                },
             )
-            return TurnFailed(problem, message_ids=stored)
+            if calls.records() or journal.started:
+                detail = "The server stopped before the reply was finished"
+                await database_work().run(
+                    self._store,
+                    _interrupted_reply(detail),
+                    calls.records(),
+                    503,
+                    {"detail": detail},
+                )
+            else:
+                await database_work().run(self._abandon)
+            raise
         done = TurnDone(claimed.conversation_id, reply, calls.records())
-        stored = await run_in_threadpool(self._store, reply, done.tool_calls, 200, done.body())
+        stored = await database_work().run(
+            self._store, reply, done.tool_calls, 200, done.stored_body()
+        )
         return dataclasses.replace(done, message_ids=stored)
 
     @staticmethod
@@ -336,14 +383,19 @@ class TurnRun:
         self, reply: str, records: list[ToolCallRecord], status: int, body: dict[str, Any]
     ) -> tuple[int, int]:
         request, prepared = self.prepared.request, self.prepared
+        stored_calls = [record.stored() for record in records]
+        if not stored_calls and self.journal is not None:
+            stored_calls = list(self.journal.entries)  # sent, but the SDK never reported them
         with session_scope() as session:
+            if self.journal is not None:
+                self.journal.discard(session)  # replaced by the final messages, atomically
             stored = claims.record_turn(
                 session=session,
                 user_id=request.user_id,
                 turn=prepared.claimed,
                 user_message=request.message,
                 reply=reply,
-                tool_calls=[record.stored() for record in records],
+                tool_calls=stored_calls,
             )
             if request.idempotency_key is not None and prepared.fingerprint is not None:
                 idempotency.store_answer(
@@ -352,6 +404,7 @@ class TurnRun:
                     key=request.idempotency_key,
                     request_fingerprint=prepared.fingerprint,
                     answer=idempotency.StoredAnswer(status, body),
+                    conversation_id=prepared.claimed.conversation_id,
                 )
             session.commit()
         return stored

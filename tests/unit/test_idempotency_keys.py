@@ -1,4 +1,5 @@
-"""`Idempotency-Key` rows directly: who runs, what is replayed, reuse, release, stale takeover."""
+"""`Idempotency-Key` rows directly: who runs, what is replayed, reuse, release, the lease of a
+running key (takeover, or the interrupted answer a dead turn left), expiry, deletion."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from backend.chat import idempotency
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError, StoredAnswer
-from backend.models import IdempotentRequest, utcnow
+from backend.models import Conversation, IdempotentRequest, utcnow
 
-STALE_AFTER = 600.0
+LEASE = 10.0
 FINGERPRINT = idempotency.fingerprint("add buy milk", None)
 ANSWER = StoredAnswer(status=200, body={"conversation_id": 1, "response": "Added it."})
 
@@ -25,7 +26,7 @@ def begin(
         user_id=user_id,
         key=key,
         request_fingerprint=fingerprint,
-        stale_after=STALE_AFTER,
+        lease_seconds=LEASE,
     )
 
 
@@ -35,21 +36,27 @@ def rows(session: Session) -> list[tuple[str, str, str]]:
     return [(row.user_id, row.key, row.status) for row in found]
 
 
-def answer(session: Session) -> None:
-    """The first request finished: its answer is stored (committed, as the turn does)."""
+def answer(session: Session, final: bool = True, conversation_id: int | None = None) -> None:
+    """The first request finished (or, `final=False`, its journal left an interrupted answer)."""
     idempotency.store_answer(
         session=session,
         user_id="alice",
         key="key-1",
         request_fingerprint=FINGERPRINT,
         answer=ANSWER,
+        conversation_id=conversation_id,
+        final=final,
     )
     session.commit()
 
 
-def age(session: Session, seconds: float) -> None:
-    """What a crashed first request leaves behind: a "running" row older than `seconds`."""
-    session.exec(update(IdempotentRequest).values(created_at=utcnow() - timedelta(seconds=seconds)))
+def lapse(session: Session, seconds: float = 1.0) -> None:
+    """What a crashed first request leaves behind: a "running" row whose lease ran out."""
+    session.exec(
+        update(IdempotentRequest)
+        .where(col(IdempotentRequest.status) == idempotency.RUNNING)
+        .values(expires_at=utcnow() - timedelta(seconds=seconds))
+    )
     session.commit()
 
 
@@ -101,25 +108,51 @@ def test_a_released_key_runs_again_but_an_answered_one_is_kept(session: Session)
     assert begin(session) == ANSWER
 
 
-def test_a_stale_running_key_is_taken_over_once(session: Session) -> None:
+def test_a_running_key_whose_lease_lapsed_is_taken_over_once(session: Session) -> None:
     assert begin(session) is None
-    age(session, STALE_AFTER + 60)
-    assert begin(session) is None  # the crashed request's key is taken over
-    # The takeover renewed the row, so the next retry waits for it rather than running too.
-    with pytest.raises(KeyStillRunningError):
+    lapse(session)
+    assert begin(session) is None  # the crashed request changed nothing: run it afresh
+    # The takeover renewed the lease, so the next retry waits for it rather than running too.
+    with pytest.raises(KeyStillRunningError) as running:
         begin(session)
+    assert running.value.lease_left is not None
+    assert 0 < running.value.lease_left.total_seconds() <= LEASE
     assert rows(session) == [("alice", "key-1", idempotency.RUNNING)]
 
 
-def test_a_running_key_younger_than_stale_after_is_not_taken_over(session: Session) -> None:
+def test_a_running_key_within_its_lease_is_not_taken_over(session: Session) -> None:
     assert begin(session) is None
-    age(session, STALE_AFTER - 60)
     with pytest.raises(KeyStillRunningError):
         begin(session)
 
 
-def test_a_stale_answered_key_is_still_replayed(session: Session) -> None:
+def test_a_dead_turn_that_had_started_a_tool_is_reported_not_rerun(session: Session) -> None:
+    assert begin(session) is None
+    answer(session, final=False)  # the journal's interrupted answer; the turn then died
+    with pytest.raises(KeyStillRunningError):
+        begin(session)  # alive as far as anyone can tell: its lease runs
+    lapse(session)
+    assert begin(session) == ANSWER  # the retry gets the interrupted answer, runs nothing
+    assert rows(session) == [("alice", "key-1", idempotency.DONE)]
+    assert begin(session) == ANSWER
+
+
+def test_an_answer_is_replayed_until_it_expires(session: Session) -> None:
     assert begin(session) is None
     answer(session)
-    age(session, STALE_AFTER + 60)
     assert begin(session) == ANSWER
+    session.exec(update(IdempotentRequest).values(expires_at=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    assert begin(session) is None  # forgotten: the key starts a new request
+    assert rows(session) == [("alice", "key-1", idempotency.RUNNING)]
+
+
+def test_an_answer_goes_with_its_conversation(session: Session) -> None:
+    conversation = Conversation(user_id="alice", title="t")
+    session.add(conversation)
+    session.commit()
+    assert begin(session) is None
+    answer(session, conversation_id=conversation.id)
+    session.delete(conversation)
+    session.commit()
+    assert rows(session) == []

@@ -4,6 +4,7 @@ import { Api } from "./api.js";
 import { Chat } from "./chat.js";
 import { show } from "./dom.js";
 import {
+  acceptsLinkToken,
   clearToken,
   isExpired,
   normalizePastedToken,
@@ -76,8 +77,23 @@ function startWorkspace(token) {
   state.chat.loadConversations(1);
 }
 
+function confirmSwitch(currentUser, linkUser) {
+  return window.confirm(
+    `This link signs in as "${linkUser}", but you are signed in as "${currentUser}".\n\n` +
+      `Switch to "${linkUser}"? Choose Cancel unless you opened this link yourself.`,
+  );
+}
+
+/** A token from a sign-in link, stored if it may replace the session. True when stored. */
+function takeLinkToken() {
+  const token = takeTokenFromUrl();
+  if (!token || !acceptsLinkToken(token, confirmSwitch)) return false;
+  storeToken(token);
+  return true;
+}
+
 function boot() {
-  takeTokenFromUrl();
+  takeLinkToken();
   const token = storedToken();
   if (token) startWorkspace(token);
   else showSignIn();
@@ -109,7 +125,7 @@ $("tab-chat").addEventListener("click", () => selectView("chat"));
 
 // Opening another sign-in link in this tab changes only the fragment: no reload happens.
 window.addEventListener("hashchange", () => {
-  if (takeTokenFromUrl()) {
+  if (takeLinkToken()) {
     if (state.tasks) state.tasks.destroy();
     if (state.chat) state.chat.destroy();
     state.tasks = state.chat = null;

@@ -4,14 +4,29 @@
 
 const STORAGE_KEY = "todo-agent.token";
 
-/** Move a token from the URL fragment into session storage. Returns true when one was found. */
+/**
+ * Take a token out of the URL fragment (and the address bar). Returns it, or null when there is
+ * none. It is not stored yet: the page first checks whose it is (see `acceptsLinkToken`).
+ */
 export function takeTokenFromUrl() {
   const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
   const token = fragment.get("token");
-  if (!token) return false;
-  sessionStorage.setItem(STORAGE_KEY, token.trim());
+  if (!token) return null;
   history.replaceState(null, "", window.location.pathname + window.location.search);
-  return true;
+  return token.trim();
+}
+
+/**
+ * Whether a sign-in link's token may replace the current session. A link is easy to plant (a
+ * page or a mail can open /#token=<the attacker's token>); switching silently would let the user
+ * type their todos into someone else's account. So a link for another user than the one signed
+ * in asks first; a link for the same user (a fresh token) or with nobody signed in is taken.
+ */
+export function acceptsLinkToken(token, confirmSwitch) {
+  const current = readClaims(storedToken());
+  const next = readClaims(token);
+  if (!current || isExpired(current) || !next || next.sub === current.sub) return true;
+  return confirmSwitch(current.sub, next.sub);
 }
 
 export function storedToken() {

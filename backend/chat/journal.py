@@ -1,0 +1,146 @@
+"""The turn's journal: its tool calls written to the database as they happen.
+
+A turn used to store everything at its end, so a process killed after a tool ran left a task
+that no history explained, and a retry with the same Idempotency-Key ran the tool again. Now,
+before the MCP client sends a tool call, the journal commits it:
+
+- the first call of a turn inserts the user's message and an assistant message that says the
+  reply was interrupted, holding the call with "no result yet"; it also leaves that
+  "interrupted" answer on the request's Idempotency-Key row (still running);
+- each call is recorded before it is sent and updated with its result when it returns.
+
+When the turn ends, normally or not, its final write replaces the journal's two messages with
+the real ones in the same transaction. If the process dies instead, what ran is in the history,
+the claim lapses within seconds (backend/chat/lease.py), and a retry with the key gets the
+interrupted answer instead of running the tools again (backend/chat/idempotency.py).
+
+A tool call whose journal entry cannot be written (the database is down) is not sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.types import CallToolResult
+from sqlalchemy import delete, update
+from sqlmodel import Session, col
+
+from backend.chat import idempotency
+from backend.chat.history import bounded_result
+from backend.db import session_scope
+from backend.dbwork import database_work
+from backend.models import Message, utcnow
+
+NO_RESULT = {"error": "The turn stopped before this tool answered; the change may have been made."}
+INTERRUPTED_REPLY = (
+    "Sorry, this reply was interrupted before it was finished (the server stopped). "
+    "The actions listed above were started; check your tasks before trying again."
+)
+INTERRUPTED_DETAIL = (
+    "The reply was interrupted (the server stopped) after it had started changing tasks; "
+    "the conversation shows what ran"
+)
+
+
+def call_result(result: CallToolResult) -> Any:
+    """A tool's result as JSON, as the turn reports it: structured content, text, or an error."""
+    text = "\n".join(getattr(part, "text", "") for part in result.content)
+    if result.is_error:
+        return {"error": text}
+    if result.structured_content is not None:
+        return result.structured_content
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass
+class TurnJournal:
+    """What one turn has sent to the task server so far, kept in the database."""
+
+    user_id: str
+    conversation_id: int
+    user_message: str
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    message_ids: tuple[int, int] | None = None  # the user's and the assistant's, once written
+
+    @property
+    def started(self) -> bool:
+        return self.message_ids is not None
+
+    async def before_call(self, tool: str, arguments: dict[str, Any]) -> int:
+        """Record a call about to be sent; its index for `after_call`."""
+        self.entries.append(
+            {
+                "call_id": f"journal-{len(self.entries)}",
+                "tool": tool,
+                "parameters": arguments,
+                "result": NO_RESULT,
+            }
+        )
+        await database_work().run(self._write)
+        return len(self.entries) - 1
+
+    async def after_call(self, index: int, result: CallToolResult | None) -> None:
+        """Record a call's result (None: it failed in transport; the change may have happened)."""
+        if result is not None:
+            self.entries[index]["result"] = bounded_result(call_result(result))
+            await database_work().run(self._write)
+
+    def _write(self) -> None:
+        with session_scope() as session:
+            if self.message_ids is None:
+                ids = self._insert(session)
+                session.commit()
+                self.message_ids = ids
+                return
+            session.exec(
+                update(Message)
+                .where(col(Message.id) == self.message_ids[1])
+                .values(tool_calls=list(self.entries))
+            )
+            session.commit()
+
+    def _insert(self, session: Session) -> tuple[int, int]:
+        now = utcnow()
+        asked = Message(
+            conversation_id=self.conversation_id,
+            user_id=self.user_id,
+            role="user",
+            content=self.user_message,
+            created_at=now,
+        )
+        session.add(asked)
+        session.flush()
+        answered = Message(
+            conversation_id=self.conversation_id,
+            user_id=self.user_id,
+            role="assistant",
+            content=INTERRUPTED_REPLY,
+            tool_calls=list(self.entries),
+            created_at=now,
+        )
+        session.add(answered)
+        session.flush()
+        if self.idempotency_key is not None and self.fingerprint is not None:
+            idempotency.store_answer(
+                session=session,
+                user_id=self.user_id,
+                key=self.idempotency_key,
+                request_fingerprint=self.fingerprint,
+                answer=idempotency.StoredAnswer(503, {"detail": INTERRUPTED_DETAIL}),
+                conversation_id=self.conversation_id,
+                final=False,
+            )
+        assert asked.id is not None and answered.id is not None
+        return asked.id, answered.id
+
+    def discard(self, session: Session) -> None:
+        """Remove the journal's messages (the caller writes the final ones, same transaction)."""
+        if self.message_ids is not None:
+            session.exec(delete(Message).where(col(Message.id).in_(self.message_ids)))

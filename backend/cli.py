@@ -15,16 +15,19 @@ stderr and exit code 1; LOG_LEVEL=DEBUG adds the traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from backend import __version__
-from backend.config import ConfigError, get_settings
+from backend.config import ConfigError, Settings, get_settings
 
 DEMO_USER = "demo"
 DEMO_TOKEN_TTL = 7 * 24 * 3600
@@ -77,6 +80,22 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_metrics(settings: Settings, host: str, workers: int = 1) -> None:
+    """Several workers count into one folder (prometheus-client's multiprocess mode); METRICS_PORT
+    gets its own /metrics server in this process, which with workers is their supervisor."""
+    if not settings.metrics_enabled:
+        return
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported here or in a worker: it reads this at import.
+        folder = tempfile.mkdtemp(prefix="todo-agent-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the workers are gone by then
+    if settings.metrics_port:
+        from backend.observability.metrics import start_metrics_server
+
+        start_metrics_server(host, settings.metrics_port)
+
+
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -90,6 +109,7 @@ def _api(args: argparse.Namespace) -> int:
     _check_port_free(args.host, args.port)
     _check_schema()
     configure_logging(settings.log_level)
+    _serve_metrics(settings, args.host, args.workers)
     uvicorn.run(
         "backend.main:create_app",
         factory=True,
@@ -111,6 +131,7 @@ def _mcp(args: argparse.Namespace) -> int:
     _check_schema()
     if args.stdio:
         return run_stdio()
+    _serve_metrics(settings, args.host)
     return run_http(host=args.host, port=args.port)
 
 
@@ -128,12 +149,16 @@ def _serve(args: argparse.Namespace) -> int:
     upgrade()
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
+    # Two processes on one host: the MCP server's /metrics goes on the next port.
+    mcp_env = (
+        dict(env, METRICS_PORT=str(settings.metrics_port + 1)) if settings.metrics_port else env
+    )
     me = [sys.executable, "-m", "backend.cli"]
     # Sessions of their own: Ctrl-C reaches this process only, which stops them in order.
     children = [
         subprocess.Popen(
             [*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)],
-            env=env,
+            env=mcp_env,
             start_new_session=True,
         ),
         subprocess.Popen(

@@ -22,6 +22,7 @@ from backend.chat.provider_model import ProviderModel, RequestLimits
 from backend.chat.tracing_key import configure_tracing
 from backend.config import ConfigError, Settings
 from backend.environment import neutralise_empty_variables
+from backend.observability.tracing import tracing_enabled
 
 OFFLINE = "offline"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -52,9 +53,13 @@ class ModelUnavailableError(Exception):
 
 def configure_sdk(settings: Settings) -> None:
     """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for, and
-    never with a key that belongs to another provider (`tracing_key`)."""
+    never with a key that belongs to another provider (`tracing_key`).
+
+    With OpenTelemetry on, the SDK's spans go to it instead (`observability.agents_bridge`).
+    """
     neutralise_empty_variables()
-    set_tracing_disabled(not configure_tracing(settings))
+    openai_export = configure_tracing(settings)
+    set_tracing_disabled(not (openai_export or tracing_enabled()))
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ todo-agent api [--host] [--port]                  the HTTP API only
 todo-agent mcp [--host] [--port] | --stdio        the MCP tool server only
 todo-agent token USER_ID [--ttl SECONDS]          print a JWT signed with the configured secret
 todo-agent migrate                                apply database migrations
+todo-agent eval [--model NAME] [--cases FILE] [--json OUT]   the evaluation set, real agent loop
 todo-agent --version
 
 A start-up failure (bad setting, database unreachable or not migrated, port taken) is one line on
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from backend import __version__
 from backend.config import ConfigError, Settings, get_settings
@@ -281,7 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=_migrate)
+
+    evaluate = sub.add_parser(
+        "eval", help="run the evaluation set through the agent, MCP server and a scratch database"
+    )
+    evaluate.add_argument("--model", help="the model to evaluate (default: MODEL, else offline)")
+    evaluate.add_argument("--cases", type=Path, help="cases YAML (default: tests/eval/cases.yaml)")
+    evaluate.add_argument("--json", type=Path, dest="json_out", help="write the report here")
+    evaluate.set_defaults(func=_eval)
     return parser
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from backend.evaluation import main as evaluate
+
+    return evaluate(args.cases, args.model, args.json_out)
 
 
 def _one_line(exc: BaseException) -> str:

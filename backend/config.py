@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     model_timeout_seconds: float = 60.0
     tracing: bool = False
+    # The whole turn, every model call and retry included (proxies give up at ~60 s).
+    turn_timeout_seconds: float = Field(default=40.0, gt=0, le=600)
+    # Estimated tokens per model request (history trimmed to fit); see docs/models-and-providers.md
+    context_tokens: int = Field(default=16000, ge=1000)
+    # OpenAI keeps "stored completions" of every request when true.
+    openai_store: bool = False
 
     cors_origins: StrList = []
     history_limit: int = Field(default=50, ge=2, le=1000)

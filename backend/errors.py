@@ -26,6 +26,7 @@ from backend.chat.cancel import NoTurnRunningError
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.lease import ClaimLostError
 from backend.chat.mcp_client import TaskServerAuthError, TaskServerUnavailable
+from backend.chat.provider_errors import classify
 from backend.chat.providers import ModelUnavailableError
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
 from backend.dbwork import DatabaseBusyError
@@ -119,8 +120,23 @@ PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], 
 ]
 
 
+def _provider_problem(exc: BaseException) -> Problem | None:
+    """A model provider's failure, told apart (rate limit, quota, too long, ...): see
+    `backend.chat.provider_errors`; its wait, if any, becomes Retry-After."""
+    failure = classify(exc)
+    if failure is None:
+        return None
+    headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+    return Problem(failure.status, failure.detail, headers)
+
+
 def problem_for(exc: BaseException) -> Problem:
-    """The caller's view of `exc`: the first matching row of `PROBLEMS`, else a plain 500."""
+    """The caller's view of `exc`: the first matching row of `PROBLEMS`, else a plain 500.
+
+    Errors of the model provider are told apart first (`_provider_problem`)."""
+    provider = _provider_problem(exc)
+    if provider is not None:
+        return provider
     for types, problem in PROBLEMS:
         if isinstance(exc, types):
             return problem(exc)

@@ -22,9 +22,11 @@ from backend.chat.running import RunningTurns
 from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
+from backend.environment import neutralise_empty_variables
 from backend.middleware import RequestContextMiddleware
 from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
+from backend.retry_after import RetryAfterOn503Middleware
 from backend.shutdown import drain_turns
 
 __all__ = ["create_app", "install_error_handlers", "lifespan"]
@@ -60,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    neutralise_empty_variables()  # "" means "not set", for the libraries too (environment.py)
     settings = settings or get_settings()
     # No Swagger UI / ReDoc in production: they load scripts from a CDN into the origin that
     # holds the users' tokens. The schema itself stays at /openapi.json.
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(RetryAfterOn503Middleware)  # every 503 says when to come back
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     observe_api(app, settings)  # /metrics, request metrics (outermost), traces when OTEL_* ask
     return app

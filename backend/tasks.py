@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from backend.models import Task, TaskCreate, TaskUpdate, utcnow
@@ -42,6 +43,38 @@ def list_tasks(
         query = query.where(col(Task.completed).is_(True))
     query = query.order_by(col(Task.id)).limit(max(1, min(limit, LIST_LIMIT)))
     return list(session.exec(query).all())
+
+
+def page_tasks(
+    *,
+    session: Session,
+    user_id: str,
+    status: TaskStatus = "all",
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Task], int]:
+    """One page of the user's tasks (oldest first) and how many match in all.
+
+    `search` matches words of the title or description, case-insensitively (all words must
+    appear), so a model can find "the milk one" without listing hundreds of tasks.
+    """
+    query = select(Task).where(Task.user_id == user_id)
+    if status == "pending":
+        query = query.where(col(Task.completed).is_(False))
+    elif status == "completed":
+        query = query.where(col(Task.completed).is_(True))
+    for word in (search or "").split():
+        pattern = "%" + word.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(
+            or_(
+                func.lower(col(Task.title)).like(pattern),
+                func.lower(col(Task.description)).like(pattern),
+            )
+        )
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = query.order_by(col(Task.id)).offset(max(0, offset)).limit(max(1, min(limit, LIST_LIMIT)))
+    return list(session.exec(page).all()), int(total)
 
 
 def read_task(*, session: Session, user_id: str, task_id: int) -> Task:

@@ -16,13 +16,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 from sqlmodel import Session, SQLModel
 
 from backend import tasks
@@ -39,6 +44,17 @@ Title = Annotated[
 Description = Annotated[
     str, Field(max_length=DESCRIPTION_MAX, description="Optional details; may be empty.")
 ]
+LIST_PAGE_DEFAULT = 50  # a page a model reads comfortably (~2.5 KB); `total` says if there is more
+LIST_PAGE_MAX = tasks.LIST_LIMIT  # 500: the offline model matches names over a whole list
+Search = Annotated[
+    str | None,
+    Field(
+        max_length=TITLE_MAX,
+        description="Only tasks whose title or description contain these words (any case).",
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=LIST_PAGE_MAX, description="Tasks per page (default 50).")]
+Offset = Annotated[int, Field(ge=0, description="Skip this many tasks (from next_offset).")]
 StatusFilter = Annotated[
     tasks.TaskStatus,
     Field(description="Which tasks to list: all, pending (not done yet) or completed."),
@@ -57,20 +73,37 @@ class TaskChange(BaseModel):
     title: str
 
 
-class TaskItem(BaseModel):
+class Compact(BaseModel):
+    """Output without the fields that are not set: every byte goes to the model each turn."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class TaskItem(Compact):
+    """A task as the model sees it: no timestamps, the description only when there is one.
+
+    The REST API keeps full tasks; a listing here is read by a language model on every later
+    turn, where 300 tasks with timestamps were ~60 KB per listing.
+    """
+
     id: int
     title: str
-    description: str
     completed: bool
-    created_at: datetime
-    updated_at: datetime
+    description: str | None = None
 
 
-class TaskList(BaseModel):
-    """The caller's tasks, oldest first."""
+class TaskList(Compact):
+    """One page of the caller's tasks, oldest first."""
 
     tasks: list[TaskItem]
-    count: int
+    count: int = Field(description="How many tasks are in this answer.")
+    total: int = Field(description="How many tasks match in all.")
+    next_offset: int | None = Field(
+        default=None, description="Call list_tasks again with this offset for the next page."
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -153,16 +186,44 @@ def add_tools(server: MCPServer) -> None:
             return change(task, "created")
 
     @tool("List tasks", read_only_hint=True, idempotent_hint=True)
-    def list_tasks(status: StatusFilter = "all") -> TaskList:
+    def list_tasks(
+        status: StatusFilter = "all",
+        search: Search = None,
+        limit: Limit = LIST_PAGE_DEFAULT,
+        offset: Offset = 0,
+    ) -> TaskList:
         """List the user's tasks, oldest first, with their ids and whether they are completed.
 
         Use this to answer "what's on my list?", and before completing, renaming or deleting a
-        task the user names by its title, to find its id.
+        task the user names by its title, to find its id (pass `search` with words of the title
+        to find it among many tasks). Answers one page: `total` says how many match, and
+        `next_offset` (when present) fetches the next page.
         """
         with user_session() as (session, user_id):
-            found = tasks.list_tasks(session=session, user_id=user_id, status=status)
-            items = [TaskItem.model_validate(task, from_attributes=True) for task in found]
-        return TaskList(tasks=items, count=len(items))
+            found, total = tasks.page_tasks(
+                session=session,
+                user_id=user_id,
+                status=status,
+                search=search,
+                limit=limit,
+                offset=offset,
+            )
+            items = [
+                TaskItem(
+                    id=task.id or 0,
+                    title=task.title,
+                    completed=task.completed,
+                    description=task.description or None,
+                )
+                for task in found
+            ]
+        shown_until = offset + len(items)
+        return TaskList(
+            tasks=items,
+            count=len(items),
+            total=total,
+            next_offset=shown_until if shown_until < total else None,
+        )
 
     @tool("Complete a task", read_only_hint=False, destructive_hint=False, idempotent_hint=True)
     def complete_task(task_id: TaskId) -> TaskChange:

@@ -4,13 +4,16 @@ This name stays importable, and runnable, for code not yet moved.
 """
 
 from tests.support.fake_openai import (  # noqa: F401
+    DIALECTS,
     GARBAGE,
     HANG,
     MALFORMED,
+    TRUNCATED,
     Answer,
     Failure,
     FakeOpenAI,
     ToolCall,
+    context_length_error,
     error,
     main,
     text,

@@ -115,7 +115,11 @@ def test_no_tool_runs_for_a_rejected_token(mcp_service: ServiceProcess) -> None:
     accepted = post(mcp_service, tool_call("list_tasks", {}), bearer(user))
     assert rejected.status_code == 401
     assert accepted.status_code == 200
-    assert accepted.json()["result"]["structuredContent"] == {"tasks": [], "count": 0}
+    assert accepted.json()["result"]["structuredContent"] == {
+        "tasks": [],
+        "count": 0,
+        "total": 0,
+    }
 
 
 def test_tool_arguments_cannot_choose_the_user(mcp_service: ServiceProcess) -> None:

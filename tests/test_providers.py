@@ -112,7 +112,8 @@ def test_base_url_without_key_is_enough_for_a_local_server(fake: FakeOpenAI) -> 
 
 def test_client_timeouts_and_retries_are_deliberate(fake: FakeOpenAI) -> None:
     client = new_openai_client(provider_settings(fake, model_timeout_seconds=42))
-    assert client.max_retries == models.MAX_RETRIES == 1
+    # The one retry is ProviderModel's (within the turn deadline), not the client's.
+    assert client.max_retries == models.MAX_RETRIES == 0
     assert client.timeout.read == 42
     assert client.timeout.connect == models.CONNECT_TIMEOUT_SECONDS
 
@@ -138,9 +139,21 @@ def test_a_second_event_loop_gets_a_working_client(fake: FakeOpenAI) -> None:
 def test_tracing_is_off_unless_asked_for(fake: FakeOpenAI) -> None:
     configure_sdk(provider_settings(fake, tracing=False))
     assert isinstance(trace("probe"), NoOpTrace)
-    configure_sdk(provider_settings(fake, tracing=True))
+    openai_settings = Settings(
+        _env_file=None, model="gpt-4.1-mini", openai_api_key="sk-test", tracing=True
+    )
+    configure_sdk(openai_settings)
     try:
         assert not isinstance(trace("probe"), NoOpTrace)
+    finally:
+        configure_sdk(provider_settings(fake, tracing=False))
+
+
+def test_tracing_never_sends_a_third_party_key_to_openai(fake: FakeOpenAI) -> None:
+    # Traces go to OpenAI; OPENAI_API_KEY here belongs to the provider at OPENAI_BASE_URL.
+    configure_sdk(provider_settings(fake, tracing=True, openai_api_key="gemini-key"))
+    try:
+        assert isinstance(trace("probe"), NoOpTrace)
     finally:
         configure_sdk(provider_settings(fake, tracing=False))
 
@@ -195,7 +208,8 @@ FAILURES = [
     pytest.param(error(429), openai.RateLimitError, 2, id="http-429-retried-once"),
     pytest.param(error(401), openai.AuthenticationError, 1, id="http-401-not-retried"),
     pytest.param(MALFORMED, json.JSONDecodeError, 1, id="malformed-json"),
-    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 2, id="timeout"),
+    # A timeout already used up its share of the turn deadline: no second wait.
+    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 1, id="timeout"),
 ]
 
 
@@ -218,12 +232,13 @@ async def test_a_completion_without_choices_is_a_model_behavior_error(fake: Fake
         await run_agent(provider_settings(fake), "buy milk", streaming=False)
 
 
-async def test_a_stream_without_choices_ends_with_an_empty_reply(fake: FakeOpenAI) -> None:
-    # Documents the SDK: chunks without choices are skipped, so garbage in a stream is no
-    # exception but an empty reply with no tool call. The chat route must treat that as a failure.
+async def test_a_stream_without_choices_is_a_model_behavior_error(fake: FakeOpenAI) -> None:
+    # The SDK skips chunks without choices; the normaliser calls a stream with no answer in
+    # it a failure instead of letting it pass as an empty reply.
     fake.fail_with(GARBAGE)
-    reply, deltas = await run_agent(provider_settings(fake), "buy milk", streaming=True)
-    assert (reply, deltas, added) == ("", [], [])
+    with pytest.raises(ModelBehaviorError):
+        await run_agent(provider_settings(fake), "buy milk", streaming=True)
+    assert added == []
 
 
 async def test_failure_after_a_tool_ran_still_raises(fake: FakeOpenAI) -> None:

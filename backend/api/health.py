@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from backend.chat.model_check import model_configuration_problem
 from backend.deps import SettingsDep
 from backend.readiness import ReadinessCache, is_ready
 
@@ -26,7 +27,11 @@ async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
     cache = getattr(request.app.state, "readiness", None)
     if cache is None:
         cache = request.app.state.readiness = ReadinessCache()
-    checks = await cache.checks_for(settings)
+    checks = {
+        **await cache.checks_for(settings),
+        # What can be known without calling the provider (model_check.py).
+        "model": model_configuration_problem(settings) or "ok",
+    }
     healthy = is_ready(checks)
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},

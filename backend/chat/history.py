@@ -23,7 +23,7 @@ from typing import Any
 from agents import TResponseInputItem
 from agents.items import ToolCallItem, ToolCallOutputItem
 
-from backend.chat.mcp_client import TOOL_FAILED
+from backend.chat.tool_errors import is_error_output
 from backend.models import Message
 
 NO_RESULT = {"error": "The turn stopped before this tool answered; the change may have been made."}
@@ -158,7 +158,7 @@ class ToolCallLog:
         output = _field(raw, "output")
         # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
         # text with no MCP result: report it as an error too, not as a successful string.
-        is_error = bool((item.custom_data or {}).get("is_error")) or output == TOOL_FAILED
+        is_error = bool((item.custom_data or {}).get("is_error")) or is_error_output(output)
         record = ToolCallRecord(
             call_id, name, _parameters(arguments), _result(output, is_error), arguments, output
         )

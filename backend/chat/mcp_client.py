@@ -48,6 +48,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, RequestParamsMeta, Tool
 
 from backend.auth import AuthError, verify_token
+from backend.chat.tool_errors import TOOL_FAILED, failure_message
 from backend.config import Settings
 from backend.observability import agents_bridge
 from backend.observability.tools import SIDE, record_tool_call
@@ -57,11 +58,6 @@ _T = TypeVar("_T")
 
 # Built once: certificate loading is the expensive part of creating an HTTP client.
 _SSL_CONTEXT = ssl.create_default_context()
-
-TOOL_FAILED = (
-    "The task server could not run this tool (it may be unavailable), so the change may not "
-    "have been made. Tell the user and suggest trying again."
-)
 
 
 class TaskServerError(Exception):
@@ -111,9 +107,12 @@ def _tool_outcome(context: MCPToolCustomDataContext) -> Mapping[str, Any]:
 
 
 def _tool_failed(_: RunContextWrapper[Any], error: Exception) -> str:
-    # The SDK's exception text names the server URL; the model (and the user) get a plain reason.
-    log.warning("MCP tool call failed", extra={"error_type": type(error).__name__})
-    return TOOL_FAILED
+    # The SDK's exception text names the server URL; the model (and the user) get a plain reason:
+    # its own mistake (arguments that are not JSON) or the task server failing.
+    message = failure_message(error)
+    if message == TOOL_FAILED:
+        log.warning("MCP tool call failed", extra={"error_type": type(error).__name__})
+    return message
 
 
 def _rejected(error: BaseException) -> bool:

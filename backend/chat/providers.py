@@ -15,20 +15,24 @@ import ssl
 from functools import lru_cache
 
 import httpx2
-from agents import Model, ModelBehaviorError, OpenAIChatCompletionsModel, set_tracing_disabled
+from agents import Model, ModelBehaviorError, set_tracing_disabled
 from openai import APIError, AsyncOpenAI, DefaultAsyncHttpxClient
 
+from backend.chat.provider_model import ProviderModel, RequestLimits
+from backend.chat.tracing_key import configure_tracing
 from backend.config import ConfigError, Settings
+from backend.environment import neutralise_empty_variables
 from backend.observability.tracing import tracing_enabled
 
 OFFLINE = "offline"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 # How long to wait for a TCP connection to the provider. An unreachable provider should fail a
 # turn in seconds, not after the full MODEL_TIMEOUT_SECONDS (which bounds each read instead).
 CONNECT_TIMEOUT_SECONDS = 5.0
-# One retry for a dropped connection, a 5xx or a 429: enough to ride out a blip, while a person
-# waiting on a chat turn never sits through the SDK default of three attempts.
-MAX_RETRIES = 1
+# The client does not retry on its own: `ProviderModel` retries once, and only when the
+# provider's Retry-After fits in what is left of the turn deadline (TURN_TIMEOUT_SECONDS).
+MAX_RETRIES = 0
 
 # What a call to a real model can raise, all of which mean "the model provider failed":
 # - openai.APIError: HTTP errors (APIStatusError: 4xx/5xx, e.g. InternalServerError,
@@ -48,11 +52,14 @@ class ModelUnavailableError(Exception):
 
 
 def configure_sdk(settings: Settings) -> None:
-    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for.
+    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for, and
+    never with a key that belongs to another provider (`tracing_key`).
 
     With OpenTelemetry on, the SDK's spans go to it instead (`observability.agents_bridge`).
     """
-    set_tracing_disabled(not (settings.tracing or tracing_enabled()))
+    neutralise_empty_variables()
+    openai_export = configure_tracing(settings)
+    set_tracing_disabled(not (openai_export or tracing_enabled()))
 
 
 @lru_cache(maxsize=1)
@@ -66,10 +73,16 @@ def new_openai_client(settings: Settings) -> AsyncOpenAI:
     """A client for the configured provider; the app builds one and shares it (`ModelProvider`)."""
     timeout = settings.model_timeout_seconds
     timeouts = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS))
+    # Every argument explicit: the client would otherwise read OPENAI_* from the environment
+    # itself (an empty OPENAI_BASE_URL from compose broke every request). It still reads the
+    # organization and project from there when given None: empty ones go first.
+    neutralise_empty_variables()
     return AsyncOpenAI(
         # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the client needs one.
         api_key=settings.openai_api_key or "unused",
-        base_url=settings.openai_base_url,
+        base_url=settings.openai_base_url or OPENAI_BASE_URL,
+        organization=None,
+        project=None,
         timeout=timeouts,
         max_retries=MAX_RETRIES,
         # The SDK's defaults (connection limits, redirects), with the shared SSL context.
@@ -96,9 +109,8 @@ def build_model(settings: Settings, client: AsyncOpenAI | None = None) -> Model:
 
         return OfflineModel()
     check_model_settings(settings)
-    return OpenAIChatCompletionsModel(
-        model=settings.model_name, openai_client=client or new_openai_client(settings)
-    )
+    limits = RequestLimits(context_tokens=settings.context_tokens, store=settings.openai_store)
+    return ProviderModel(settings.model_name, client or new_openai_client(settings), limits)
 
 
 class ModelProvider:

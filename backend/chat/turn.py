@@ -38,10 +38,15 @@ from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, St
 
 from backend.chat import cancel, claims, delete_guard, idempotency, lease
 from backend.chat.agent import ChatContext, build_agent
+from backend.chat.deadline import turn_deadline
 from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallLog, ToolCallRecord, replay
 from backend.chat.journal import TurnJournal
 from backend.chat.mcp_client import TaskServerClient, TaskServerError
+from backend.chat.provider_errors import classify
+from backend.chat.reply import ReplyText
+from backend.chat.tool_errors import format_tool_error
+from backend.chat.tracing_key import tracing_allowed
 from backend.config import Settings
 from backend.db import session_scope
 from backend.dbwork import database_work
@@ -364,10 +369,11 @@ class TurnRun:
             note_turn_failure(exc)
             problem = problem_for(exc)
             if problem.status >= 500 and not isinstance(exc, TaskServerError):
+                provider = classify(exc)  # the provider's status, code and request id
                 log.warning(
                     "chat turn failed",
                     exc_info=problem.status == 500,
-                    extra={"error_type": type(exc).__name__},
+                    extra=provider.log_fields if provider else {"error_type": type(exc).__name__},
                 )
             records = calls.records()
             if records or journal.started:
@@ -398,8 +404,10 @@ class TurnRun:
     ) -> str:
         """Run the agent on the history and the new message; the reply to store."""
         request, claimed = self.prepared.request, self.prepared.claimed
-        # A turn never outlives its claim, so two turns never run in one conversation.
-        async with asyncio.timeout(settings.turn_claim_seconds):
+        reply_text = ReplyText()
+        # A turn never outlives its claim, so two turns never run in one conversation; and
+        # never TURN_TIMEOUT_SECONDS, every model call and retry included.
+        async with turn_deadline(min(settings.turn_claim_seconds, settings.turn_timeout_seconds)):
             async with task_servers.connect(request.token, settings, watcher=journal) as server:
                 history = replay(claimed.history)
                 guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
@@ -411,14 +419,21 @@ class TurnRun:
                     context=ChatContext(request.user_id, claimed.conversation_id, guard),
                     max_turns=MAX_TURNS,
                     run_config=RunConfig(
-                        # The SDK's spans go to OpenAI (TRACING) and/or to OpenTelemetry.
-                        tracing_disabled=not (settings.tracing or tracing_enabled()),
+                        # The SDK's spans go to OpenAI (TRACING, with OpenAI's own key only:
+                        # tracing_key.py) and/or to OpenTelemetry.
+                        tracing_disabled=not (tracing_allowed(settings) or tracing_enabled()),
                         workflow_name="Todo chat",
+                        # An invented tool name is the model's mistake: it reads an error
+                        # naming the real tools and tries again (tool_errors.py).
+                        tool_not_found_behavior="return_error_to_model",
+                        tool_error_formatter=format_tool_error,
                     ),
                 )
                 async for event in result.stream_events():
-                    self._forward(event, calls, emit)
-                reply = "" if result.final_output is None else str(result.final_output)
+                    self._forward(event, calls, reply_text.add(emit))
+                final = "" if result.final_output is None else str(result.final_output)
+                # Text written before a tool call is part of the reply too.
+                reply = reply_text.reply(final)
                 if result.interruptions:  # delete guard: deletes held back, ask the user
                     reply = delete_guard.hold(result.interruptions, calls.finished)
                 if not reply.strip():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
+from backend.chat.tracing_key import tracing_allowed
 from backend.config import Settings
 from backend.observability import tracing
 from backend.observability.http import HttpMetricsMiddleware
@@ -27,7 +28,7 @@ def observe_api(app: FastAPI, settings: Settings) -> None:
     if tracing.setup_tracing(API_SERVICE):
         from backend.observability.agents_bridge import install_bridge
 
-        install_bridge(keep_openai_export=settings.tracing)
+        install_bridge(keep_openai_export=tracing_allowed(settings))  # never another's key
         tracing.instrument_fastapi(app)
     _metrics(app, settings)
 

@@ -97,7 +97,9 @@ def test_a_later_turn_sees_earlier_tool_calls_from_the_database(client, fake, he
 PROVIDER_FAILURES = [
     pytest.param(error(500), "The model provider returned an error", id="http-500"),
     pytest.param(
-        error(429), "The model provider is rate limiting requests; try again shortly", id="429"
+        error(429),
+        "The AI provider is rate limiting this service; try again in 1 seconds.",
+        id="429",
     ),
     pytest.param(
         MALFORMED, "The model returned an answer the assistant could not use", id="malformed"
@@ -120,7 +122,12 @@ def test_provider_failures_are_503_and_store_nothing(client, fake, headers, fail
 def test_provider_failures_end_a_stream_with_an_error_event(client, fake, headers, failure, detail):
     fake.fail_with(failure)
     events = stream_events(client, headers, "buy milk")
-    assert events[-2:] == [{"type": "error", "status": 503, "detail": detail}, "[DONE]"]
+    assert events[-1] == "[DONE]"
+    assert {key: events[-2][key] for key in ("type", "status", "detail")} == {
+        "type": "error",
+        "status": 503,
+        "detail": detail,
+    }
     assert conversations(client, headers) == []
 
 

@@ -167,7 +167,7 @@ def test_every_mcp_tool_is_scoped_to_the_tokens_user(
         assert result["isError"] is True
     # A stray user_id argument does not choose the user either.
     listed = _tool(mcp_process, BOB, "list_tasks", {"user_id": ALICE})
-    assert listed["structuredContent"] == {"tasks": [], "count": 0}
+    assert listed["structuredContent"] == {"tasks": [], "count": 0, "total": 0}
     added = _tool(mcp_process, BOB, "add_task", {"title": "Bob's", "user_id": ALICE})
     assert _alice_state(client) == before
 

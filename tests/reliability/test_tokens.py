@@ -218,5 +218,5 @@ def test_the_mcp_server_refuses_every_bad_token_and_runs_nothing(
         timeout=10,
     )
     assert listed.status_code == 200
-    assert listed.json()["result"]["structuredContent"] == {"tasks": [], "count": 0}
+    assert listed.json()["result"]["structuredContent"] == {"tasks": [], "count": 0, "total": 0}
     assert "Traceback" not in mcp_with_issuer.log()

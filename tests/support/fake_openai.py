@@ -49,7 +49,7 @@ from tests.support.processes import free_port
 @dataclass(frozen=True)
 class ToolCall:
     name: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | str  # a str is sent as it is (e.g. invalid JSON)
 
 
 @dataclass(frozen=True)
@@ -62,27 +62,90 @@ class Answer:
 
 @dataclass(frozen=True)
 class Failure:
-    """An HTTP error, a malformed body, or a hang (no answer for `seconds`)."""
+    """An HTTP error, a malformed body, a hang (no answer for `seconds`), or a cut stream."""
 
-    kind: str  # "status" | "malformed" (not JSON) | "garbage" (JSON, not a completion) | "hang"
+    # "status" | "malformed" (not JSON) | "garbage" (JSON, not a completion) | "hang" |
+    # "truncated" (a stream that stops after some text: no finish_reason, no [DONE])
+    kind: str
     status: int = 500
     seconds: float = 30.0
+    body: Any = None  # the error body; None: a generic one in the fake's dialect
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def text(content: str) -> Answer:
     return Answer(text=content)
 
 
-def tool_call(name: str, arguments: dict[str, Any] | None = None) -> Answer:
-    return Answer(calls=(ToolCall(name, arguments or {}),))
+def tool_call(name: str, arguments: dict[str, Any] | str | None = None) -> Answer:
+    return Answer(calls=(ToolCall(name, {} if arguments is None else arguments),))
 
 
 def tool_calls(*calls: tuple[str, dict[str, Any]]) -> Answer:
     return Answer(calls=tuple(ToolCall(name, args) for name, args in calls))
 
 
-def error(status: int = 500) -> Failure:
-    return Failure("status", status=status)
+def error(status: int = 500, body: Any = None, **headers: str) -> Failure:
+    """An HTTP error; `headers` with underscores for dashes (retry_after="100")."""
+    pairs = tuple((name.replace("_", "-"), value) for name, value in headers.items())
+    return Failure("status", status=status, body=body, headers=pairs)
+
+
+TRUNCATED = Failure("truncated")
+
+# --- dialects: what each OpenAI-compatible server sends where they differ (public docs, bug
+# threads). `FakeOpenAI(dialect=...)` speaks one of them.
+#   openai    the reference: indexed, fragmented tool-call deltas, finish_reason "tool_calls"
+#   gemini    generativelanguage.googleapis.com/v1beta/openai: tool-call deltas without
+#             `index`; the first call whole in one delta with extra_content.google.
+#             thought_signature, which Gemini 3 wants back (400 otherwise); later calls split
+#             over index-less deltas; finish_reason "stop"; errors wrapped in a list
+#   ollama    /v1 of Ollama: each call whole in one indexed delta, finish_reason "stop"
+#   llamacpp  llama.cpp server (some Ollama builds too): `arguments` as a JSON object, no id
+#   vllm      like OpenAI; its context-length error is a 400 with "maximum context length"
+DIALECTS = ("openai", "gemini", "ollama", "llamacpp", "vllm")
+
+
+def context_length_error(dialect: str) -> Failure:
+    """The provider's answer to a request longer than its context window."""
+    bodies: dict[str, Any] = {
+        "openai": {
+            "error": {
+                "message": "This model's maximum context length is 128000 tokens. However, your "
+                "messages resulted in 130000 tokens. Please reduce the length of the messages.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+        "gemini": [
+            {
+                "error": {
+                    "code": 400,
+                    "message": "The input token count (1048600) exceeds the maximum number of "
+                    "tokens allowed (1048576).",
+                    "status": "INVALID_ARGUMENT",
+                }
+            }
+        ],
+        "ollama": {"error": {"message": "context length exceeded", "type": "api_error"}},
+        "llamacpp": {
+            "error": {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+            }
+        },
+        "vllm": {
+            "object": "error",
+            "message": "This model's maximum context length is 4096 tokens. However, you "
+            "requested 5000 tokens (4900 in the messages, 100 in the completion).",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+    }
+    return Failure("status", status=400, body=bodies[dialect])
 
 
 MALFORMED = Failure("malformed")
@@ -117,6 +180,10 @@ def _content_text(content: Any) -> str:
 @dataclass
 class FakeOpenAI:
     delay: float = 0.0
+    dialect: str = "openai"
+    # Answer a request whose messages exceed this many bytes with the dialect's context error.
+    context_limit_bytes: int | None = None
+    tls: tuple[str, str] | None = None  # (certificate file, key file): serve HTTPS
     default_tool: str | None = "add_task"
     default_arguments: dict[str, Any] = field(default_factory=lambda: {"title": "{message}"})
     # A tiny Retry-After on error answers keeps the client's one retry fast in tests.
@@ -136,6 +203,7 @@ class FakeOpenAI:
         self._release: asyncio.Event | None = None
         self.in_flight = 0
         self.max_in_flight = 0  # how many calls overlapped at most: proof that none blocks
+        self.signatures: dict[str, str] = {}  # gemini: call id -> the signature it was sent with
 
     # -- scripting (thread-safe: tests run in another thread than the server) --
 
@@ -166,10 +234,12 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def _next(self, body: dict[str, Any]) -> Scripted:
+    def _next(self, body: dict[str, Any], refused: Failure | None = None) -> Scripted:
         with self._lock:
             if self.record:
                 self.requests.append(copy.deepcopy(body))
+            if refused is not None:
+                return refused
             if self._sticky is not None:
                 return self._sticky
             if self._queue:
@@ -195,7 +265,8 @@ class FakeOpenAI:
             body = await request.json()
         except ValueError:
             return JSONResponse({"error": {"message": "invalid JSON body"}}, status_code=400)
-        answer = self._next(body)
+        # A refused request (too long, a lost signature) consumes nothing from the script.
+        answer = self._next(body, self._rejected(body))
         self.in_flight += 1  # only touched on the server's event loop
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -208,10 +279,39 @@ class FakeOpenAI:
         model = body.get("model", "fake")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(
-                _sse(_chunks(answer, model, include_usage)), media_type="text/event-stream"
-            )
-        return JSONResponse(_completion(answer, model))
+            chunks = _chunks(answer, model, include_usage, self.dialect, self.signatures)
+            return StreamingResponse(_sse(chunks), media_type="text/event-stream")
+        return JSONResponse(_completion(answer, model, self.dialect, self.signatures))
+
+    def _rejected(self, body: dict[str, Any]) -> Failure | None:
+        """What this dialect's server refuses: too long a request, a lost thought signature."""
+        messages = body.get("messages") or []
+        if self.context_limit_bytes is not None:
+            if len(json.dumps(messages).encode()) > self.context_limit_bytes:
+                return context_length_error(self.dialect)
+        if self.dialect == "gemini":
+            for message in messages:
+                for call in message.get("tool_calls") or []:
+                    expected = self.signatures.get(call.get("id"))
+                    sent = ((call.get("extra_content") or {}).get("google") or {}).get(
+                        "thought_signature"
+                    )
+                    if expected is not None and sent != expected:
+                        return Failure(
+                            "status",
+                            status=400,
+                            body=[
+                                {
+                                    "error": {
+                                        "code": 400,
+                                        "message": "Function call is missing a thought_signature "
+                                        "in functionCall parts.",
+                                        "status": "INVALID_ARGUMENT",
+                                    }
+                                }
+                            ],
+                        )
+        return None
 
     async def _failure(self, failure: Failure, stream: bool) -> Response:
         if failure.kind == "hang":
@@ -227,6 +327,18 @@ class FakeOpenAI:
                     media_type="text/event-stream",
                 )
             return JSONResponse(nonsense)
+        if failure.kind == "truncated":
+            cut = [
+                {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Your "}}]},
+                {"choices": [{"index": 0, "delta": {"content": "tasks are: "}}]},
+            ]
+            return StreamingResponse(
+                iter(
+                    f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'created': 0, 'model': 'fake', **chunk})}\n\n"
+                    for chunk in cut
+                ),
+                media_type="text/event-stream",
+            )
         if failure.kind == "malformed":
             if stream:
                 return StreamingResponse(
@@ -234,11 +346,17 @@ class FakeOpenAI:
                     media_type="text/event-stream",
                 )
             return Response('{"id": "x", "choices": [', media_type="application/json")
-        return JSONResponse(
-            {"error": {"message": f"fake upstream error {failure.status}", "type": "server_error"}},
-            status_code=failure.status,
-            headers={"retry-after-ms": str(self.retry_after_ms)},
-        )
+        body = failure.body
+        if body is None:
+            body = {
+                "error": {
+                    "message": f"fake upstream error {failure.status}",
+                    "type": "server_error",
+                }
+            }
+        headers = dict(failure.headers) or {"retry-after-ms": str(self.retry_after_ms)}
+        headers.setdefault("x-request-id", "req_" + uuid.uuid4().hex[:12])
+        return JSONResponse(body, status_code=failure.status, headers=headers)
 
     async def _models(self, _: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
@@ -264,6 +382,9 @@ class FakeOpenAI:
             # A hanging answer must not keep the test waiting at shutdown.
             timeout_graceful_shutdown=1,
             backlog=2048,
+            # HTTPS, to stand in for https://api.openai.com (tests/chat/test_compose_openai_env.py)
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
 
     def start(self, port: int | None = None) -> FakeOpenAI:
@@ -316,16 +437,32 @@ def _call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
 
-def _completion(answer: Answer, model: str) -> dict[str, Any]:
+def _wire_call(
+    call: ToolCall, position: int, dialect: str, signatures: dict[str, str]
+) -> dict[str, Any]:
+    """One whole tool call as `dialect` writes it."""
+    raw = isinstance(call.arguments, str)
+    arguments: Any = call.arguments if raw else json.dumps(call.arguments)
+    wire: dict[str, Any] = {"id": _call_id(), "type": "function"}
+    if dialect == "llamacpp" and not raw:
+        arguments = call.arguments  # an object, and no id
+        del wire["id"]
+    wire["function"] = {"name": call.name, "arguments": arguments}
+    if dialect == "gemini" and position == 0:  # only the first parallel call is signed
+        signature = "sig-" + uuid.uuid4().hex[:16]
+        signatures[wire["id"]] = signature
+        wire["extra_content"] = {"google": {"thought_signature": signature}}
+    return wire
+
+
+def _completion(
+    answer: Answer, model: str, dialect: str = "openai", signatures: dict[str, str] | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
     if answer.calls:
         message["tool_calls"] = [
-            {
-                "id": _call_id(),
-                "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-            }
-            for call in answer.calls
+            _wire_call(call, position, dialect, {} if signatures is None else signatures)
+            for position, call in enumerate(answer.calls)
         ]
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex,
@@ -351,7 +488,13 @@ def _pieces(value: str, parts: int = 3) -> list[str]:
     return [value[i : i + size] for i in range(0, len(value), size)]
 
 
-def _chunks(answer: Answer, model: str, include_usage: bool) -> Iterator[dict[str, Any]]:
+def _chunks(
+    answer: Answer,
+    model: str,
+    include_usage: bool,
+    dialect: str = "openai",
+    signatures: dict[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
     base = {
         "id": "chatcmpl-" + uuid.uuid4().hex,
         "object": "chat.completion.chunk",
@@ -365,6 +508,13 @@ def _chunks(answer: Answer, model: str, include_usage: bool) -> Iterator[dict[st
     yield chunk({"role": "assistant", "content": ""})
     for piece in _pieces(answer.text or ""):
         yield chunk({"content": piece})
+    if dialect != "openai" and dialect != "vllm":
+        yield from _whole_call_chunks(
+            answer, chunk, dialect, {} if signatures is None else signatures
+        )
+        if include_usage:
+            yield {**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+        return
     for index, call in enumerate(answer.calls):
         # First delta names the call; the arguments follow in fragments.
         yield chunk(
@@ -379,7 +529,8 @@ def _chunks(answer: Answer, model: str, include_usage: bool) -> Iterator[dict[st
                 ]
             }
         )
-        for fragment in _pieces(json.dumps(call.arguments)):
+        arguments = call.arguments
+        for fragment in _pieces(arguments if isinstance(arguments, str) else json.dumps(arguments)):
             yield chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
     yield chunk({}, "tool_calls" if answer.calls else "stop")
     if include_usage:
@@ -388,6 +539,27 @@ def _chunks(answer: Answer, model: str, include_usage: bool) -> Iterator[dict[st
             "choices": [],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
+
+
+def _whole_call_chunks(
+    answer: Answer, chunk: Any, dialect: str, signatures: dict[str, str]
+) -> Iterator[dict[str, Any]]:
+    """Gemini, Ollama, llama.cpp: a tool call arrives whole (or nearly) in one delta."""
+    for position, call in enumerate(answer.calls):
+        wire = _wire_call(call, position, dialect, signatures)
+        if dialect == "gemini" and position > 0:
+            # Later calls: name and id first, the arguments in an index-less continuation.
+            arguments = wire["function"]["arguments"]
+            half = len(arguments) // 2
+            wire["function"]["arguments"] = arguments[:half]
+            yield chunk({"tool_calls": [wire]})
+            yield chunk({"tool_calls": [{"function": {"arguments": arguments[half:]}}]})
+            continue
+        if dialect != "gemini":
+            wire["index"] = position
+        yield chunk({"tool_calls": [wire]})
+    finish = "tool_calls" if answer.calls and dialect == "llamacpp" else "stop"
+    yield chunk({}, finish)
 
 
 async def _sse(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
@@ -418,12 +590,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=["500", "429", "malformed", "garbage", "hang"],
         help="answer every call this way",
     )
+    parser.add_argument("--dialect", choices=DIALECTS, default="openai")
     args = parser.parse_args(argv)
     fake = FakeOpenAI(
         delay=args.delay,
         default_tool=args.tool,
         default_arguments=json.loads(args.args),
         record=False,
+        dialect=args.dialect,
     )
     if args.fail:
         fake.fail_with(

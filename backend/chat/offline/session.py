@@ -15,6 +15,8 @@ from backend.chat.offline.memory import Memory
 from backend.chat.offline.results import ToolResult
 from backend.chat.offline.transcript import CallRecord
 
+LIST_LIMIT = 500  # backend.tasks.LIST_LIMIT, the most one listing returns
+
 
 @dataclass(frozen=True)
 class ToolRequest:
@@ -69,4 +71,6 @@ class ToolSession:
         return self.run([ToolRequest(name, arguments)])[0]
 
     def list_tasks(self, status: str = "all") -> ToolResult:
-        return self.one("list_tasks", status=status)
+        # The tool answers pages of 50 by default (for language models' context); this model
+        # matches names over the whole list, as before the paging, up to the service's bound.
+        return self.one("list_tasks", status=status, limit=LIST_LIMIT)

@@ -5,6 +5,10 @@ todo-agent api [--host] [--port]                  the HTTP API only
 todo-agent mcp [--host] [--port] | --stdio        the MCP tool server only
 todo-agent token USER_ID [--ttl SECONDS]          print a JWT signed with the configured secret
 todo-agent migrate                                apply database migrations
+todo-agent --version
+
+A start-up failure (bad setting, database unreachable or not migrated, port taken) is one line on
+stderr and exit code 1; LOG_LEVEL=DEBUG adds the traceback.
 """
 
 from __future__ import annotations
@@ -12,14 +16,41 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+from backend import __version__
 from backend.config import ConfigError, get_settings
 
 DEMO_USER = "demo"
 DEMO_TOKEN_TTL = 7 * 24 * 3600
+START_TIMEOUT_SECONDS = 60
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is one line that says what to do."""
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before the server starts, with a plain message, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; another program "
+                "(or another todo-agent) is using it, choose a free port with --port"
+            ) from exc
+
+
+def _check_schema() -> None:
+    from backend.migrate import require_current_schema
+
+    require_current_schema()
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -54,6 +85,8 @@ def _api(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
     check_model_settings(settings)  # and on a model named with no way to reach it
+    _check_port_free(args.host, args.port)
+    _check_schema()
     configure_logging(settings.log_level)
     uvicorn.run(
         "backend.main:create_app",
@@ -71,6 +104,9 @@ def _mcp(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.jwt_secret  # noqa: B018
+    if not args.stdio:
+        _check_port_free(args.host, args.port)
+    _check_schema()
     if args.stdio:
         return run_stdio()
     return run_http(host=args.host, port=args.port)
@@ -79,9 +115,14 @@ def _mcp(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Migrate, then run the API and the MCP server as two child processes until Ctrl-C."""
     from backend.auth import mint_token
+    from backend.chat.providers import check_model_settings
     from backend.migrate import upgrade
 
     settings = get_settings()
+    settings.jwt_secret  # noqa: B018
+    check_model_settings(settings)
+    _check_port_free(args.host, args.port)
+    _check_port_free(args.host, args.mcp_port)
     upgrade()
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
@@ -99,10 +140,15 @@ def _serve(args: argparse.Namespace) -> int:
             start_new_session=True,
         ),
     ]
+    try:
+        _wait_until_answering(children, args)
+    except BaseException:
+        _stop_children(children)
+        raise
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
     base = f"http://{args.host}:{args.port}"
     print(
-        f"\n  todo-agent is starting\n"
+        f"\n  todo-agent is running\n"
         f"  API         {base}   (docs: {base}/docs)\n"
         f"  MCP server  {mcp_url}\n"
         f"  database    {_safe_url()}\n"
@@ -130,20 +176,58 @@ def _serve(args: argparse.Namespace) -> int:
                 status = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
+    _stop_children(children)
+    return status
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
     # The API first, the MCP server once it is gone: the API's running turns need their tools
     # until they finish (up to SHUTDOWN_GRACE_SECONDS, then a few seconds to record the rest).
+    grace = get_settings().shutdown_grace_seconds
     for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
         try:
-            child.wait(settings.shutdown_grace_seconds + 10)
+            child.wait(grace + 10)
         except subprocess.TimeoutExpired:
             child.kill()
-    return status
+
+
+def _wait_until_answering(
+    children: list[subprocess.Popen[bytes]], args: argparse.Namespace
+) -> None:
+    """Return once the MCP server and the API both answer /health; fail if a child exits."""
+    import httpx
+
+    probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    if ":" in probe_host:
+        probe_host = f"[{probe_host}]"
+    urls = [f"http://{probe_host}:{port}/health" for port in (args.mcp_port, args.port)]
+    names = ["the MCP server", "the API"]
+    waiting = set(range(len(children)))
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while waiting:
+        for n in sorted(waiting):
+            if children[n].poll() is not None:
+                # The child printed its own one-line reason just before.
+                raise StartupError(f"{names[n]} did not start (exit code {children[n].returncode})")
+            try:
+                if httpx.get(urls[n], timeout=1).status_code == 200:
+                    waiting.discard(n)
+            except httpx.HTTPError:
+                pass
+        if time.monotonic() > deadline:
+            raise StartupError(
+                f"{' and '.join(names[n] for n in sorted(waiting))} did not answer within "
+                f"{START_TIMEOUT_SECONDS} s"
+            )
+        if waiting:
+            time.sleep(0.1)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="todo-agent", description="Todo AI chatbot backend")
+    parser.add_argument("--version", action="version", version=f"todo-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="migrate, then run the API and the MCP server")
@@ -176,15 +260,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, in one line a person can act on; never a secret or a stack trace."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, (ConfigError, StartupError)):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        # Name the variable and the rule, not the value (it may be a secret).
+        problems = "; ".join(
+            f"{str(error['loc'][0]).upper() if error['loc'] else 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return f"invalid setting: {problems}"
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"cannot reach the database at {_safe_url()}: {reason}; check DATABASE_URL"
+    return f"unexpected error ({type(exc).__name__}: {exc}); LOG_LEVEL=DEBUG shows the traceback"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if os.environ.get("LOG_LEVEL", "").strip().upper() == "DEBUG":
+            raise
+        print(f"todo-agent {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

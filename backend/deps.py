@@ -106,10 +106,9 @@ async def get_path_user(
 CurrentUser = Annotated[str, Depends(get_path_user)]
 
 
-async def _replays_stored_answer(request: Request, user_id: str) -> bool:
+async def _replays_stored_answer(user_id: str, key: str | None) -> bool:
     """A retry whose first answer is stored gets that answer even over the limit: the client
     did nothing wrong by retrying, and a replay runs neither the model nor a tool."""
-    key = request.headers.get("idempotency-key")
     if not key or len(key) > IDEMPOTENCY_KEY_MAX:
         return False
 
@@ -128,8 +127,19 @@ async def enforce_chat_rate_limit(
     It depends on the authenticated path user, so a request without a valid token is a 401 and
     costs nothing.
     """
+    await hit_chat_rate_limit(
+        user_id, settings, limiter, idempotency_key=request.headers.get("idempotency-key")
+    )
+
+
+async def hit_chat_rate_limit(
+    user_id: str, settings: Settings, limiter: RateLimiter, idempotency_key: str | None = None
+) -> None:
+    """Count one chat turn of `user_id`: RateLimitExceeded when over the limit (unless it is a
+    retry whose answer is stored). For routes that know only later whether a request is a turn
+    (`/chatkit`)."""
     if settings.chat_rate_limit <= 0:
         return
     decision = await limiter.hit(f"chat:{user_id}")
-    if not decision.allowed and not await _replays_stored_answer(request, user_id):
+    if not decision.allowed and not await _replays_stored_answer(user_id, idempotency_key):
         raise RateLimitExceeded(max(1, math.ceil(decision.retry_after)))

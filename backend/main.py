@@ -18,6 +18,7 @@ from backend.api import chat, conversations, health, tasks, web
 from backend.api.errors import API_ERRORS, CHAT_ERRORS, install_error_handlers
 from backend.chat.mcp_client import TaskServerClient
 from backend.chat.providers import ModelProvider, configure_sdk
+from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
 from backend.ratelimit import build_rate_limiter
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router, responses=API_ERRORS)
     app.include_router(chat.router, responses=CHAT_ERRORS)
     app.include_router(conversations.router, responses=API_ERRORS)
+    app.include_router(chatkit_router)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,10 +1,11 @@
 """What `/ready` checks, and a short cache so that a flood of probes costs one check a second.
 
 Ready means a request could succeed: the signing secret is usable, the database accepts writes
-and has the current schema, and the MCP server answers. The database probe runs a write that
-changes nothing (`UPDATE alembic_version SET version_num = version_num`) and rolls it back: a
-read-only database (PostgreSQL in recovery or `default_transaction_read_only`, SQLite on a
-read-only mount) fails it, where `SELECT 1` did not. The endpoint is unauthenticated, so every
+and has the current schema (`backend.migrate.schema_state`), and the MCP server answers. Once
+the schema is current, the probe also runs a write that changes nothing (`UPDATE
+alembic_version SET version_num = version_num`) and rolls it back: a read-only database
+(PostgreSQL in recovery or `default_transaction_read_only`, SQLite opened read-only) fails it,
+where `SELECT 1` did not. The endpoint is unauthenticated, so every
 caller shares one cached result, and concurrent probes wait for the same check instead of each
 starting one.
 """
@@ -15,7 +16,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 import httpx2
 from fastapi.concurrency import run_in_threadpool
@@ -23,22 +23,13 @@ from sqlalchemy import text
 
 from backend.config import ConfigError, Settings, resolve_secret
 from backend.db import get_engine
+from backend.migrate import schema_state
 
 log = logging.getLogger("backend.readiness")
 
 CACHE_SECONDS = 1.0
 CHECK_TIMEOUT_SECONDS = 3.0
-OK, UNAVAILABLE = "ok", "unavailable"
-
-
-@lru_cache
-def schema_head() -> str | None:
-    """The newest migration of this code base (read once from backend/migrations)."""
-    from alembic.script import ScriptDirectory
-
-    from backend.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+OK, UNAVAILABLE, CURRENT = "ok", "unavailable", "current"
 
 
 def _secret_ok(settings: Settings) -> bool:
@@ -49,20 +40,19 @@ def _secret_ok(settings: Settings) -> bool:
         return False
 
 
-def _database_ok() -> bool:
-    """Writable, with the schema this code expects."""
+def _database_checks() -> dict[str, str]:
+    """The database answers and takes writes; its schema is the one this code needs."""
     try:
         with get_engine().connect() as connection:
-            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            connection.execute(text("SELECT 1"))
+            schema = schema_state(connection).status
+            if schema == CURRENT:  # a write that changes nothing, rolled back
+                connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
             connection.rollback()
     except Exception as exc:
         log.warning("readiness: database check failed", extra={"error_type": type(exc).__name__})
-        return False
-    if version != schema_head():
-        log.warning("readiness: database schema is not current; run `todo-agent migrate`")
-        return False
-    return True
+        return {"database": UNAVAILABLE, "schema": "unknown"}
+    return {"database": OK, "schema": schema}
 
 
 async def _mcp_ok(url: str) -> bool:
@@ -76,16 +66,21 @@ async def _mcp_ok(url: str) -> bool:
 
 
 async def _check(settings: Settings) -> dict[str, str]:
-    database = asyncio.wait_for(run_in_threadpool(_database_ok), CHECK_TIMEOUT_SECONDS)
+    database = asyncio.wait_for(run_in_threadpool(_database_checks), CHECK_TIMEOUT_SECONDS)
     try:
-        database_ok, mcp_ok = await asyncio.gather(database, _mcp_ok(settings.mcp_server_url))
+        database_checks, mcp_ok = await asyncio.gather(database, _mcp_ok(settings.mcp_server_url))
     except TimeoutError:
-        database_ok, mcp_ok = False, await _mcp_ok(settings.mcp_server_url)
+        database_checks = {"database": UNAVAILABLE, "schema": "unknown"}
+        mcp_ok = await _mcp_ok(settings.mcp_server_url)
     return {
         "secret": OK if _secret_ok(settings) else UNAVAILABLE,
-        "database": OK if database_ok else UNAVAILABLE,
+        **database_checks,
         "mcp_server": OK if mcp_ok else UNAVAILABLE,
     }
+
+
+def healthy(checks: dict[str, str]) -> bool:
+    return all(value in (OK, CURRENT) for value in checks.values())
 
 
 @dataclass

@@ -27,6 +27,7 @@ from backend.config import Settings, get_settings
 from backend.logs import configure_logging
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
 from mcp_server.limits import PerUserRateLimit
+from mcp_server.token_hint import TokenHintOn401
 from mcp_server.tools import add_tools, validation_message
 
 logger = logging.getLogger(__name__)
@@ -107,11 +108,27 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         return JSONResponse({"status": "ok"})
 
     server.custom_route("/health", methods=["GET"])(health)  # an unannotated decorator in the SDK
+
+    async def ready(_: Request) -> JSONResponse:
+        # For a load balancer or Kubernetes: the tools need the database, at this code's schema.
+        from fastapi.concurrency import run_in_threadpool
+
+        from backend.migrate import database_checks
+
+        checks = await run_in_threadpool(database_checks)
+        healthy = checks == {"database": "ok", "schema": "current"}
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    server.custom_route("/ready", methods=["GET"])(ready)
+
     return server
 
 
 def build_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app: POST /mcp (bearer token required), GET /health."""
+    """The ASGI app: POST /mcp (bearer token required), GET /health and /ready."""
     settings = settings or get_settings()
     app = build_server(settings).streamable_http_app(
         streamable_http_path=MCP_PATH,
@@ -120,6 +137,7 @@ def build_app(settings: Settings | None = None) -> Starlette:
         transport_security=transport_security(settings),
     )
     app.add_middleware(PerUserRateLimit, settings=settings)
+    app.add_middleware(TokenHintOn401)  # a 401 that names `todo-agent token`
     return app
 
 

@@ -161,6 +161,28 @@ async def test_explicit_bulk_deletes_work(phrasing: str) -> None:
         assert chat.store.tasks == [], (phrasing, size, chat.replies[-1])
 
 
+@pytest.mark.parametrize(
+    "phrasing", ["delete everything except {ref}", "remove all my tasks but {ref}"]
+)
+@pytest.mark.parametrize("present", [True, False], ids=["kept-present", "kept-absent"])
+async def test_an_exception_in_a_bulk_delete_is_kept_and_never_widens(
+    phrasing: str, present: bool
+) -> None:
+    """The task named as the exception survives; when no task matches the exception, nothing
+    is deleted (a missed exception never becomes "everything")."""
+    problems: list[str] = []
+    for title, ref in NAMED:
+        for seeded in _one_task_lists(title, present):
+            chat = Conversation()
+            chat.store.seed(seeded)
+            await chat.say(phrasing.format(ref=ref))
+            left = [task.title for task in chat.store.tasks]
+            expected = [title] if present else [entry["title"] for entry in seeded]
+            if left != expected:
+                problems.append(f"{phrasing.format(ref=ref)!r} over {seeded}: left {left}")
+    assert not problems, "\n".join(problems)
+
+
 # --- the public eval's delete phrasings, over other lists -----------------------------------
 
 _DELETE_WORDS = ("delete", "remove", "rid of", "clear", "scrap", "trash", "erase", "need")
@@ -177,6 +199,8 @@ def _public_delete_cases() -> list[Case]:
             continue
         if case.start and not case.tasks:
             continue  # it empties the whole list: every task is named (see ALL_PHRASINGS)
+        if "except" in text:
+            continue  # "everything except X" names every other task: see the exception test
         cases.append(case)
     return cases
 

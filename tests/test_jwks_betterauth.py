@@ -16,6 +16,7 @@ import httpx
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from fastapi.testclient import TestClient
+from mcp import Client, StdioServerParameters
 
 import backend.auth
 from backend.config import Settings, get_settings
@@ -31,6 +32,7 @@ from tests.betterauth.support import (
 from tests.conftest import TEST_SECRET
 from tests.servers import ServiceProcess, running, service_env
 from tests.test_mcp_http import INITIALIZE, post, tool_call
+from tests.test_mcp_stdio import TODO_AGENT
 
 pytestmark = pytest.mark.skipif(
     better_auth_unavailable() is not None, reason=str(better_auth_unavailable())
@@ -238,3 +240,27 @@ def test_chat_forwards_the_better_auth_token_to_the_mcp_server(
     assert call["result"]["status"] == "created"
     tasks = api.get(f"/api/{alice.id}/tasks", headers=bearer(alice)).json()
     assert "chat milk" in [task["title"] for task in tasks]
+
+
+async def test_a_stdio_mcp_client_can_use_a_better_auth_token(
+    auth_server: BetterAuthServer, shared_database: str, tmp_path
+) -> None:
+    """`todo-agent mcp --stdio` (Claude Desktop and friends) with TODO_AGENT_TOKEN from Better Auth."""
+    alice = auth_server.users["alice"]
+    env = service_env(
+        shared_database,
+        TEST_SECRET,
+        tmp_path / "data",
+        TODO_AGENT_TOKEN=alice.token,
+        **jwt_env(auth_server),
+    )
+    params = StdioServerParameters(command=TODO_AGENT, args=["mcp", "--stdio"], env=env)
+
+    async with Client(params, read_timeout_seconds=30) as client:
+        added = await client.call_tool("add_task", {"title": "stdio milk"})
+        listed = await client.call_tool("list_tasks", {})
+
+    assert added.structured_content is not None
+    assert added.structured_content["status"] == "created"
+    assert listed.structured_content is not None
+    assert "stdio milk" in [task["title"] for task in listed.structured_content["tasks"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.chat.offline.intents import Intent, Target, parse_message
+from backend.chat.offline.intents import Intent, Ref, RefKind, Target, parse_message
 
 
 def kinds(message: str) -> list[str]:
@@ -127,11 +127,11 @@ def test_list_status(message: str, status: str) -> None:
         ("I called mom", "complete", Target(name="called mom")),
         ("complete everything", "complete", Target(every="all")),
         ("i finished everything", "complete", Target(every="all")),
-        ("actually mark it done", "complete", Target(ref="it")),
-        ("it's done", "complete", Target(ref="it")),
-        ("the first one I added is done now", "complete", Target(ref="first_added")),
-        ("the second one is done", "complete", Target(ref="ordinal:2")),
-        ("mark them both as done", "complete", Target(ref="them")),
+        ("actually mark it done", "complete", Target(ref=Ref(RefKind.IT))),
+        ("it's done", "complete", Target(ref=Ref(RefKind.IT))),
+        ("the first one I added is done now", "complete", Target(ref=Ref(RefKind.ADDED, 1))),
+        ("the second one is done", "complete", Target(ref=Ref(RefKind.POSITION, 2))),
+        ("mark them both as done", "complete", Target(ref=Ref(RefKind.THEM))),
         ("delete task 2", "delete", Target(ids=(2,))),
         ("delte task 3", "delete", Target(ids=(3,))),
         ("scrap the gym one", "delete", Target(name="gym")),
@@ -141,7 +141,7 @@ def test_list_status(message: str, status: str) -> None:
         ("delete all completed tasks", "delete", Target(every="completed")),
         ("clear the done ones", "delete", Target(every="completed")),
         ("clear my list", "delete", Target(every="all")),
-        ("delete the one I just added", "delete", Target(ref="last_added")),
+        ("delete the one I just added", "delete", Target(ref=Ref(RefKind.ADDED, -1))),
         ("mark task 3 as not done", "reopen", Target(ids=(3,))),
     ],
 )
@@ -158,7 +158,7 @@ def test_actions_and_their_targets(message: str, kind: str, target: Target) -> N
         ('rename "Gym" to "Yoga class"', Target(name="Gym"), "Yoga class", None),
         ("edit task 2: buy oat milk", Target(ids=(2,)), "Buy oat milk", None),
         ("replace the gym task with yoga class", Target(name="gym"), "Yoga class", None),
-        ("rename it to morning run", Target(ref="it"), "Morning run", None),
+        ("rename it to morning run", Target(ref=Ref(RefKind.IT)), "Morning run", None),
         ("update task 2 description to bring photos", Target(ids=(2,)), None, "bring photos"),
         ("add a note to task 2: bring passport", Target(ids=(2,)), None, "bring passport"),
         ("change the description of task 1 to x", Target(ids=(1,)), None, "x"),

@@ -20,6 +20,7 @@ from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.mcp_client import TaskServerError
 from backend.chat.providers import ModelUnavailableError
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
+from backend.content_type import explain_content_type
 from backend.dbwork import DatabaseBusyError
 from backend.errors import Problem, problem_for
 from backend.ratelimit import RateLimitExceeded
@@ -99,9 +100,10 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": jsonable_encoder(_validation_errors(exc))}, status_code=422)
+    problems = explain_content_type(request.headers.get("content-type"), _validation_errors(exc))
+    return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.deps import SettingsDep
-from backend.readiness import OK, ReadinessCache
+from backend.readiness import ReadinessCache, healthy
 
 router = APIRouter(tags=["health"])
 
@@ -18,15 +18,15 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    responses={503: {"description": "The secret, the database or the MCP server is not usable"}},
+    responses={503: {"description": "The secret, the database (or its schema) or the MCP server"}},
 )
 async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
     cache = getattr(request.app.state, "readiness", None)
     if cache is None:
         cache = request.app.state.readiness = ReadinessCache()
     checks = await cache.checks_for(settings)
-    healthy = all(value == OK for value in checks.values())
+    is_ready = healthy(checks)
     return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status_code=200 if healthy else 503,
+        {"status": "ok" if is_ready else "unavailable", "checks": checks},
+        status_code=200 if is_ready else 503,
     )

@@ -120,8 +120,9 @@ def record_turn(
     user_message: str,
     reply: str,
     tool_calls: list[dict[str, Any]],
-) -> None:
-    """Add a finished (or partly finished) turn to `session`, bump activity, release the claim.
+) -> tuple[int, int]:
+    """Add a finished (or partly finished) turn to `session`, bump activity, release the claim;
+    return the ids of the stored user message and reply.
 
     The caller commits, so that storing the idempotent answer can join the same transaction.
     """
@@ -130,18 +131,20 @@ def record_turn(
         ("user", user_message, [], turn.started_at),
         ("assistant", reply, tool_calls, now),
     ]
+    ids: list[int] = []
     for role, content, calls, created_at in stored:
-        session.add(
-            Message(
-                conversation_id=turn.conversation_id,
-                user_id=user_id,
-                role=role,
-                content=content,
-                tool_calls=calls,
-                created_at=created_at,
-            )
+        message = Message(
+            conversation_id=turn.conversation_id,
+            user_id=user_id,
+            role=role,
+            content=content,
+            tool_calls=calls,
+            created_at=created_at,
         )
+        session.add(message)
         session.flush()  # one at a time: the user's message gets the lower id (history order)
+        assert message.id is not None
+        ids.append(message.id)
     ours = col(Conversation.turn_claim) == turn.claim
     session.exec(
         update(Conversation)
@@ -155,6 +158,7 @@ def record_turn(
             ),
         )
     )
+    return ids[0], ids[1]
 
 
 def abandon_turn(*, session: Session, user_id: str, turn: ClaimedTurn) -> None:

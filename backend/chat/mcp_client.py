@@ -108,14 +108,15 @@ def _rejected(error: BaseException) -> bool:
 def _connect_error(error: BaseException, token: str, settings: Settings) -> TaskServerError:
     if _rejected(error):
         # The API accepted this token a moment ago. Expired since: the caller signs in again.
-        # Still valid: the two services disagree about the secret, an operator problem.
+        # Still valid: the two services disagree about the secret or the key set, an operator
+        # problem.
         try:
             verify_token(token, settings)
         except AuthError:
             return TaskServerAuthError("Token is no longer valid")
         log.error(
             "the MCP server refused a token the API accepts; do both use the same "
-            "BETTER_AUTH_SECRET (and JWT_ISSUER / JWT_AUDIENCE)?"
+            "BETTER_AUTH_SECRET, JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE?"
         )
         return TaskServerUnavailable("The task server did not accept the credentials")
     log.warning("MCP server unavailable", extra={"error_type": type(error).__name__})

@@ -22,6 +22,7 @@ and closes the MCP connection, which must happen in one task.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ class TurnDone:
     conversation_id: int
     response: str
     tool_calls: list[ToolCallRecord]
+    message_ids: tuple[int, int] | None = None  # the stored (user message, reply), once stored
 
     def body(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,8 @@ class TurnFailed:
     """The turn failed; `problem` is what the caller is told (`backend.errors.problem_for`)."""
 
     problem: Problem
+    # When tools had run, the turn was stored anyway: the (user message, note) ids.
+    message_ids: tuple[int, int] | None = None
 
     @property
     def status(self) -> int:
@@ -307,17 +311,17 @@ class TurnRun:
                     extra={"error_type": type(exc).__name__},
                 )
             records = calls.records()
-            if records or journal.started:
-                await database_work().run(
-                    self._store,
-                    _interrupted_reply(problem.detail),
-                    records,
-                    problem.status,
-                    {"detail": problem.detail},
-                )
-            else:
+            if not records and not journal.started:
                 await database_work().run(self._abandon)
-            return TurnFailed(problem)
+                return TurnFailed(problem)
+            stored = await database_work().run(
+                self._store,
+                _interrupted_reply(problem.detail),
+                records,
+                problem.status,
+                {"detail": problem.detail},
+            )
+            return TurnFailed(problem, message_ids=stored)
         except asyncio.CancelledError:
             # Cut off (the server is stopping and the grace period is over): keep what ran.
             log.warning(
@@ -340,8 +344,10 @@ class TurnRun:
                 await database_work().run(self._abandon)
             raise
         done = TurnDone(claimed.conversation_id, reply, calls.records())
-        await database_work().run(self._store, reply, done.tool_calls, 200, done.stored_body())
-        return done
+        stored = await database_work().run(
+            self._store, reply, done.tool_calls, 200, done.stored_body()
+        )
+        return dataclasses.replace(done, message_ids=stored)
 
     @staticmethod
     def _forward(event: StreamEvent, calls: ToolCallLog, emit: Callable[[TurnEvent], None]) -> None:
@@ -358,7 +364,7 @@ class TurnRun:
 
     def _store(
         self, reply: str, records: list[ToolCallRecord], status: int, body: dict[str, Any]
-    ) -> None:
+    ) -> tuple[int, int]:
         request, prepared = self.prepared.request, self.prepared
         stored_calls = [record.stored() for record in records]
         if not stored_calls and self.journal is not None:
@@ -366,7 +372,7 @@ class TurnRun:
         with session_scope() as session:
             if self.journal is not None:
                 self.journal.discard(session)  # replaced by the final messages, atomically
-            claims.record_turn(
+            stored = claims.record_turn(
                 session=session,
                 user_id=request.user_id,
                 turn=prepared.claimed,
@@ -384,6 +390,7 @@ class TurnRun:
                     conversation_id=prepared.claimed.conversation_id,
                 )
             session.commit()
+        return stored
 
     def _abandon(self) -> None:
         request = self.prepared.request

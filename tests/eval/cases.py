@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
+HOLDOUT_FILE = Path(__file__).with_name("holdout.yaml")
+PROBE_FILE = Path(__file__).with_name("probe.yaml")
 
 
 @dataclass(frozen=True)

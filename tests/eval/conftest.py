@@ -20,6 +20,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         label = {
             "http": "through POST /api/{user_id}/chat and the MCP server",
             "memory": "through the in-memory harness",
+            "holdout": "on the held-out sets (holdout.yaml + probe.yaml), in memory",
         }.get(runner, runner)
         terminalreporter.write_sep("=", f"offline model evaluation {label}")
         terminalreporter.write_line(accuracy_table(results))

@@ -21,12 +21,13 @@ from backend.db import get_engine
 from backend.migrate import upgrade
 from tests.chat_helpers import empty_database
 from tests.conftest import TEST_SECRET
-from tests.eval.cases import Case, judge, load_cases
+from tests.eval.cases import HOLDOUT_FILE, PROBE_FILE, Case, judge, load_cases
 from tests.eval.conftest import record
 from tests.eval.memory_runner import run_case_in_memory
 from tests.servers import running, service_env
 
 CASES = load_cases()
+HOLDOUT = load_cases(HOLDOUT_FILE) + load_cases(PROBE_FILE)
 
 
 def _params() -> list[Any]:
@@ -134,6 +135,19 @@ async def test_case_in_memory(case: Case) -> None:
     problems = await run_case_in_memory(case)
     record("memory", case, not problems)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", HOLDOUT, ids=[case.id for case in HOLDOUT])
+async def test_holdout_case_in_memory(case: Case) -> None:
+    """The held-out sets (tests/eval/holdout.yaml, probe.yaml), reported on their own."""
+    problems = await run_case_in_memory(case)
+    record("holdout", case, not problems)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_holdout_set_is_big_enough_and_apart_from_the_public_one() -> None:
+    assert len(load_cases(HOLDOUT_FILE)) >= 80
+    assert not {case.id for case in HOLDOUT} & {case.id for case in CASES}
 
 
 def test_the_set_is_big_enough_and_covers_every_category() -> None:

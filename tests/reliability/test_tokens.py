@@ -53,7 +53,8 @@ def bad_tokens() -> dict[str, str]:
         ),
         "RS256 signed with the private key": jwt.encode(_claims(), _PRIVATE_KEY, "RS256"),
         "expired": token(USER, ttl=-60),
-        "not yet valid": token(USER, nbf=now + 600),
+        # (far ahead: these are built at collection, and a busy run can take longer than minutes)
+        "not yet valid": token(USER, ttl=60 * 86400, nbf=now + 30 * 86400),
         "no exp": jwt.encode({"sub": USER, "iat": now}, TEST_SECRET, "HS256"),
         "missing sub": jwt.encode({"iat": now, "exp": now + 600}, TEST_SECRET, "HS256"),
         "empty sub": token(""),

@@ -45,6 +45,7 @@ def service_env(database_url: str, secret: str, data_dir: Path, **extra: str) ->
         "REDIS_URL",
         "JWT_ISSUER",
         "JWT_AUDIENCE",
+        "JWT_JWKS_URL",
     ):
         env.pop(name, None)
     env.update(

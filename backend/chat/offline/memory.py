@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.chat.delete_guard import AWAITING
-from backend.chat.offline.intents import asks_for_a_list
+from backend.chat.offline.intents import Intent, IntentKind, Ref, RefKind, parse_message
+from backend.chat.offline.matching import match_tasks
 from backend.chat.offline.results import TaskInfo, ToolResult
 from backend.chat.offline.transcript import Turn
 
@@ -60,11 +61,25 @@ class Memory:
     def from_turns(cls, turns: list[Turn]) -> Memory:
         memory = cls()
         for turn in turns:
-            memory.start_turn(shows_lists=asks_for_a_list(turn.user_text))
+            intents = parse_message(turn.user_text)
+            memory.start_turn(shows_lists=any(i.kind == IntentKind.LIST for i in intents))
+            first_group = len(memory.groups)
             for call in turn.calls:
                 if call.result is not None:
                     memory.record(call.name, call.arguments, call.result)
+            memory._remember_found(intents, memory.groups[first_group:])
         return memory
+
+    def _remember_found(self, intents: list[Intent], groups: list[Group]) -> None:
+        """ "is X still on my list?", "did I finish X?": the task such a question found is what
+        the next "it" means, though the turn only looked it up in a listing."""
+        listings = [group for group in groups if group.action == "listed"]
+        for intent in intents:
+            target = intent.target
+            if intent.kind != IntentKind.STATUS or target is None or not target.name:
+                continue
+            if listings and (found := match_tasks(target.name, listings[-1].tasks).found):
+                self.groups.append(Group(action="found", tasks=list(found)))
 
     def start_turn(self, *, shows_lists: bool) -> None:
         """A new turn; `shows_lists`: whether its message asks to see tasks (else its listings
@@ -132,25 +147,24 @@ class Memory:
     def _added(self) -> list[TaskInfo]:
         return [task for group in self.groups if group.action == "added" for task in group.tasks]
 
-    def resolve(self, ref: str) -> Resolved:
-        if ref in ("it", "them"):
+    def resolve(self, ref: Ref) -> Resolved:
+        if ref.kind in (RefKind.IT, RefKind.THEM):
             mentioned = self._last_mentioned()
             tasks = [task for task in mentioned if task.id not in self.deleted]
             if mentioned and not tasks:
                 return Resolved(mentioned, problem="deleted")
-            if ref == "them" or len(tasks) == 1:
+            if ref.kind == RefKind.THEM or len(tasks) == 1:
                 return Resolved(tasks, problem="" if tasks else "none")
             return Resolved(tasks, problem="ambiguous" if tasks else "none")
-        if ref in ("first_added", "last_added"):
+        if ref.kind == RefKind.ADDED:
             added = self._live(self._added())
-            if not added:
-                return Resolved(problem="none")
-            return Resolved([added[0] if ref == "first_added" else added[-1]])
-        if ref.startswith("ordinal:"):
+            position = ref.position - 1 if ref.position > 0 else len(added) + ref.position
+            if 0 <= position < len(added):
+                return Resolved([added[position]])
+            return Resolved(problem="none")
+        if ref.kind == RefKind.POSITION:
             tasks = self._last_group()
-            index = int(ref.split(":", 1)[1])
-            position = index - 1 if index > 0 else len(tasks) + index
-            if 0 <= position < len(tasks):
-                return Resolved([tasks[position]])
+            if (picked := ref.pick(tasks)) is not None:
+                return Resolved(picked)
             return Resolved(tasks, problem="ambiguous" if tasks else "none")
         return Resolved(problem="none")

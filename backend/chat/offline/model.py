@@ -32,7 +32,8 @@ from openai.types.responses import (
     ResponseTextDoneEvent,
 )
 
-from backend.chat.offline.planner import Step, next_step
+from backend.chat.offline.planner import next_step
+from backend.chat.offline.session import Step
 from backend.chat.offline.transcript import read_transcript
 
 MODEL_NAME = "offline"

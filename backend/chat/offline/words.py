@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from backend.chat.offline.lemmas import irregular_lemma
+
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "´": "'"})
 _DASHES = str.maketrans({"–": "-", "—": "-", "‒": "-", "−": "-"})
 
@@ -54,55 +56,16 @@ def close_enough(typed: str, known: str) -> bool:
     if len(known) <= 3:
         return False
     if len(known) == 4:
-        return is_swap(typed, known)
+        # a swap ("rnet") or one inner letter left out ("rnt"), never the first
+        dropped = len(typed) == 3 and typed[0] == known[0] and distance(typed, known, 1) == 1
+        return is_swap(typed, known) or dropped
     return distance(typed, known, 2) <= (2 if len(known) >= 8 else 1)
 
 
 # --- stems -------------------------------------------------------------------------------
 
+# Irregular forms that are not past tenses (those come from lemmas.IRREGULAR_PAST).
 _IRREGULAR = {
-    "bought": "buy",
-    "paid": "pay",
-    "sent": "send",
-    "wrote": "write",
-    "written": "write",
-    "took": "take",
-    "taken": "take",
-    "got": "get",
-    "gotten": "get",
-    "made": "make",
-    "went": "go",
-    "gone": "go",
-    "did": "do",
-    "done": "do",
-    "ran": "run",
-    "fed": "feed",
-    "met": "meet",
-    "sold": "sell",
-    "gave": "give",
-    "given": "give",
-    "brought": "bring",
-    "found": "find",
-    "built": "build",
-    "drove": "drive",
-    "driven": "drive",
-    "swam": "swim",
-    "ate": "eat",
-    "eaten": "eat",
-    "drank": "drink",
-    "kept": "keep",
-    "left": "leave",
-    "lent": "lend",
-    "spent": "spend",
-    "taught": "teach",
-    "thought": "think",
-    "told": "tell",
-    "sat": "sit",
-    "hung": "hang",
-    "won": "win",
-    "wore": "wear",
-    "worn": "wear",
-    "froze": "freeze",
     "going": "go",
     "doing": "do",
     "used": "use",
@@ -122,6 +85,8 @@ def stem(word: str) -> str:
     word = word.lower().strip("'\"")
     if word in _IRREGULAR:
         return _IRREGULAR[word]
+    if (lemma := irregular_lemma(word)) is not None:
+        return lemma
     if len(word) <= 3:
         return word
     if word.endswith("ies") and len(word) > 4:

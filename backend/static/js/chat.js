@@ -112,6 +112,8 @@ export class Chat {
     this.title = document.getElementById("chat-title");
     this.form = document.getElementById("chat-form");
     this.input = document.getElementById("chat-input");
+    this.count = document.getElementById("chat-input-count");
+    this.maxLength = Number(this.input.dataset.maxLength);
     this.send = document.getElementById("chat-send");
     this.error = document.getElementById("chat-error");
     this.errorText = document.getElementById("chat-error-text");
@@ -136,7 +138,10 @@ export class Chat {
           this.submit();
         }
       }],
-      [this.input, "input", () => this.autosize()],
+      [this.input, "input", () => {
+        this.autosize();
+        this.updateCount();
+      }],
       [this.retry, "click", () => this.retryLast()],
       [this.newChat, "click", () => this.startNew()],
       [this.more, "click", () => this.loadConversations(this.page + 1)],
@@ -156,6 +161,7 @@ export class Chat {
         if (!chip) return;
         this.input.value = chip.textContent;
         this.autosize();
+        this.updateCount();
         this.input.focus();
       }],
     ];
@@ -180,6 +186,24 @@ export class Chat {
   autosize() {
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
+  }
+
+  tooLong() {
+    return this.input.value.trim().length > this.maxLength;
+  }
+
+  // The limit shows once a message gets near it, and a message over it cannot be sent.
+  updateCount() {
+    const length = this.input.value.trim().length;
+    const over = length > this.maxLength;
+    const format = (n) => n.toLocaleString("en-US");
+    this.count.textContent = over
+      ? `${format(length)} / ${format(this.maxLength)} characters: shorten the message to send it`
+      : `${format(length)} / ${format(this.maxLength)}`;
+    show(this.count, length > this.maxLength * 0.8);
+    this.count.classList.toggle("is-over", over);
+    this.input.setAttribute("aria-invalid", String(over));
+    this.setBusy(this.busy);
   }
 
   setSidebar(open) {
@@ -210,7 +234,7 @@ export class Chat {
 
   setBusy(busy) {
     this.busy = busy;
-    this.send.disabled = busy || Boolean(this.waitTimer);
+    this.send.disabled = busy || Boolean(this.waitTimer) || this.tooLong();
     this.send.textContent = busy ? "Sending…" : "Send";
     this.messages.setAttribute("aria-busy", String(busy));
   }
@@ -249,9 +273,10 @@ export class Chat {
 
   submit() {
     const text = this.input.value.trim();
-    if (!text || this.busy || this.waitTimer) return;
+    if (!text || this.busy || this.waitTimer || this.tooLong()) return;
     this.input.value = "";
     this.autosize();
+    this.updateCount();
     this.sendMessage(text);
   }
 

@@ -1,0 +1,49 @@
+"""/ready tells an orchestrator (and a person) whether the schema is the one this code needs."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from backend.config import get_settings
+from backend.db import get_engine
+from backend.main import create_app
+from backend.migrate import upgrade
+from tests.conftest import _configure
+
+
+def _ready(monkeypatch, tmp_path, url: str) -> tuple[int, dict]:
+    settings = _configure(monkeypatch, tmp_path, url)
+    try:
+        with TestClient(create_app(settings)) as client:
+            response = client.get("/ready")
+        return response.status_code, response.json()["checks"]
+    finally:
+        get_engine().dispose()
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+
+
+def test_ready_reports_an_unmigrated_schema(monkeypatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    status, checks = _ready(monkeypatch, tmp_path, url)
+    assert status == 503
+    assert (checks["database"], checks["schema"]) == ("ok", "not migrated")
+
+
+def test_ready_reports_a_current_schema(monkeypatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    upgrade(url)
+    _, checks = _ready(monkeypatch, tmp_path, url)
+    assert (checks["database"], checks["schema"]) == ("ok", "current")
+
+
+def test_ready_reports_a_schema_this_code_does_not_know(monkeypatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    engine.dispose()
+    status, checks = _ready(monkeypatch, tmp_path, url)
+    assert (status, checks["schema"]) == (503, "newer than this version")

@@ -14,15 +14,18 @@ stderr and exit code 1; LOG_LEVEL=DEBUG adds the traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from backend import __version__
-from backend.config import ConfigError, get_settings
+from backend.config import ConfigError, Settings, get_settings
 
 DEMO_USER = "demo"
 DEMO_TOKEN_TTL = 7 * 24 * 3600
@@ -75,6 +78,22 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_metrics(settings: Settings, host: str, workers: int = 1) -> None:
+    """Several workers count into one folder (prometheus-client's multiprocess mode); METRICS_PORT
+    gets its own /metrics server in this process, which with workers is their supervisor."""
+    if not settings.metrics_enabled:
+        return
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported here or in a worker: it reads this at import.
+        folder = tempfile.mkdtemp(prefix="todo-agent-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the workers are gone by then
+    if settings.metrics_port:
+        from backend.observability.metrics import start_metrics_server
+
+        start_metrics_server(host, settings.metrics_port)
+
+
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -88,6 +107,7 @@ def _api(args: argparse.Namespace) -> int:
     _check_port_free(args.host, args.port)
     _check_schema()
     configure_logging(settings.log_level)
+    _serve_metrics(settings, args.host, args.workers)
     uvicorn.run(
         "backend.main:create_app",
         factory=True,
@@ -109,6 +129,7 @@ def _mcp(args: argparse.Namespace) -> int:
     _check_schema()
     if args.stdio:
         return run_stdio()
+    _serve_metrics(settings, args.host)
     return run_http(host=args.host, port=args.port)
 
 
@@ -126,12 +147,16 @@ def _serve(args: argparse.Namespace) -> int:
     upgrade()
     mcp_url = f"http://{args.host}:{args.mcp_port}/mcp"
     env = dict(os.environ, MCP_SERVER_URL=os.environ.get("MCP_SERVER_URL") or mcp_url)
+    # Two processes on one host: the MCP server's /metrics goes on the next port.
+    mcp_env = (
+        dict(env, METRICS_PORT=str(settings.metrics_port + 1)) if settings.metrics_port else env
+    )
     me = [sys.executable, "-m", "backend.cli"]
     # Sessions of their own: Ctrl-C reaches this process only, which stops them in order.
     children = [
         subprocess.Popen(
             [*me, "mcp", "--host", args.host, "--port", str(args.mcp_port)],
-            env=env,
+            env=mcp_env,
             start_new_session=True,
         ),
         subprocess.Popen(
@@ -143,7 +168,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         _wait_until_answering(children, args)
     except BaseException:
-        _stop_children(children)
+        _stop_children(children, settings.shutdown_grace_seconds)
         raise
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
     base = f"http://{args.host}:{args.port}"
@@ -176,19 +201,18 @@ def _serve(args: argparse.Namespace) -> int:
                 status = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
-    _stop_children(children)
+    _stop_children(children, settings.shutdown_grace_seconds)
     return status
 
 
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+def _stop_children(children: list[subprocess.Popen[bytes]], grace_seconds: float) -> None:
     # The API first, the MCP server once it is gone: the API's running turns need their tools
     # until they finish (up to SHUTDOWN_GRACE_SECONDS, then a few seconds to record the rest).
-    grace = get_settings().shutdown_grace_seconds
     for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
         try:
-            child.wait(grace + 10)
+            child.wait(grace_seconds + 10)
         except subprocess.TimeoutExpired:
             child.kill()
 
@@ -197,7 +221,7 @@ def _wait_until_answering(
     children: list[subprocess.Popen[bytes]], args: argparse.Namespace
 ) -> None:
     """Return once the MCP server and the API both answer /health; fail if a child exits."""
-    import httpx
+    import httpx2 as httpx  # (httpx itself is a dev dependency only)
 
     probe_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     if ":" in probe_host:

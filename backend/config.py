@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.
     delete_confirm_threshold: int = Field(default=1, ge=0)
     redis_url: str | None = None
+    # Chat cancel and the WebSocket channel (docs/websocket.md). A running turn looks for a
+    # cancel made on another replica (`POST .../cancel` sets a flag on the conversation row)
+    # this often; a cancel made on its own process stops it at once.
+    turn_cancel_poll_seconds: float = Field(default=1.0, gt=0)
+    ws_max_message_bytes: int = Field(default=32 * 1024, ge=1024)
+    ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    ws_max_connections_per_user: int = Field(default=5, ge=1)
     max_body_bytes: int = 64 * 1024
     # Slow clients (backend/serving.py) and stopping (SIGTERM lets running turns finish).
     header_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -72,6 +80,9 @@ class Settings(BaseSettings):
     user_concurrency: int = Field(default=8, ge=1)
     db_queue_timeout_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    # Prometheus /metrics (backend.observability). METRICS_PORT: on a port of its own instead.
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("cors_origins", "mcp_allowed_hosts", "mcp_allowed_origins", mode="before")
     @classmethod

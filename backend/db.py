@@ -18,6 +18,7 @@ from sqlmodel import Session, create_engine
 
 from backend.config import get_settings
 from backend.datadir import private_dir, private_sqlite_file
+from backend.observability.database import ObservedQueuePool, observe_engine
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -32,10 +33,13 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     if url.startswith("sqlite"):
         if (sqlite_file := _sqlite_file(url)) is not None:
             private_sqlite_file(sqlite_file)  # before SQLite creates it (and -wal, -shm) 0644
+        in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        # A file database gets a QueuePool (SQLAlchemy's default for files) that times checkouts.
+        poolclass = NullPool if not pooled else (None if in_memory else ObservedQueuePool)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            **({} if pooled else {"poolclass": NullPool}),
+            **({"poolclass": poolclass} if poolclass else {}),
         )
 
         @event.listens_for(engine, "connect")
@@ -47,10 +51,19 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        return engine
+        return observe_engine(engine)
     if not pooled:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+        return observe_engine(create_engine(url, poolclass=NullPool))
+    return observe_engine(
+        create_engine(
+            url,
+            poolclass=ObservedQueuePool,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+    )
 
 
 @lru_cache

@@ -22,6 +22,7 @@ from agents import MaxTurnsExceeded, ModelBehaviorError, UserError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from backend.chat.cancel import NoTurnRunningError
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.lease import ClaimLostError
 from backend.chat.mcp_client import TaskServerAuthError, TaskServerUnavailable
@@ -82,6 +83,7 @@ PROBLEMS: list[tuple[tuple[type[BaseException], ...], Callable[[BaseException], 
     ((TaskNotFoundError,), _own_text(404)),
     ((ConversationNotFoundError,), _fixed(404, "Conversation not found")),
     ((TurnInProgressError, KeyStillRunningError), _busy),
+    ((NoTurnRunningError,), _own_text(409)),
     ((KeyReusedError,), _own_text(422)),
     ((RateLimitExceeded,), _rate_limited),
     ((TaskServerAuthError,), _own_text(401, **{"WWW-Authenticate": "Bearer"})),

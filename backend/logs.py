@@ -1,4 +1,8 @@
-"""One JSON object per log line, carrying the id of the request being served."""
+"""One JSON object per log line, carrying the id of the request being served.
+
+With tracing on, each line also names the trace and span it was logged in (`trace_id`, `span_id`,
+as hex, the way trace backends show them), so a log line leads to its trace and back.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from backend.observability.tracing import current_ids, tracing_enabled
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -24,6 +30,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        ids = current_ids() if tracing_enabled() else None
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

@@ -14,13 +14,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend import __version__
-from backend.api import chat, conversations, health, tasks, web
+from backend.api import chat, chat_cancel, chat_ws, conversations, health, tasks, web
 from backend.api.errors import API_ERRORS, CHAT_ERRORS, install_error_handlers
 from backend.chat.mcp_client import TaskServerClient
 from backend.chat.providers import ModelProvider, configure_sdk
+from backend.chat.running import RunningTurns
+from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.middleware import RequestContextMiddleware
+from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
 from backend.shutdown import drain_turns
 
@@ -43,6 +46,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.rate_limiter = build_rate_limiter(settings)
     app.state.model_provider = ModelProvider(settings)
     app.state.task_servers = TaskServerClient()
+    app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
+    app.state.running_turns = RunningTurns()  # for a cancel request that lands here
     try:
         yield
     finally:
@@ -71,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tasks.router, responses=API_ERRORS)
     app.include_router(chat.router, responses=CHAT_ERRORS)
+    app.include_router(chat_ws.router)
+    app.include_router(chat_cancel.router, responses=API_ERRORS)
     app.include_router(conversations.router, responses=API_ERRORS)
     app.include_router(chatkit_router)
     app.include_router(web.router)
@@ -84,4 +91,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    observe_api(app, settings)  # /metrics, request metrics (outermost), traces when OTEL_* ask
     return app

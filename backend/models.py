@@ -152,6 +152,9 @@ class Conversation(SQLModel, table=True):
     # carries an expiry so that a crashed process does not lock the conversation forever.
     turn_claim: str | None = Field(default=None, max_length=64)
     turn_claim_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The claim of a turn someone asked to stop (`POST .../cancel`, any replica); the running
+    # turn polls for its own claim here (backend/chat/cancel.py).
+    turn_cancel_claim: str | None = Field(default=None, max_length=64)
 
 
 class Message(SQLModel, table=True):

@@ -1,11 +1,10 @@
 """What `/ready` checks, and a short cache so that a flood of probes costs one check a second.
 
 Ready means a request could succeed: the signing secret is usable, the database accepts writes
-and has the current schema (`backend.migrate.schema_state`), and the MCP server answers. Once
-the schema is current, the probe also runs a write that changes nothing (`UPDATE
-alembic_version SET version_num = version_num`) and rolls it back: a read-only database
-(PostgreSQL in recovery or `default_transaction_read_only`, SQLite opened read-only) fails it,
-where `SELECT 1` did not. The endpoint is unauthenticated, so every
+and has the current schema, and the MCP server answers. The database probe runs a write that
+changes nothing (`UPDATE alembic_version SET version_num = version_num`) and rolls it back: a
+read-only database (PostgreSQL in recovery or `default_transaction_read_only`, SQLite on a
+read-only mount) fails it, where `SELECT 1` did not. The endpoint is unauthenticated, so every
 caller shares one cached result, and concurrent probes wait for the same check instead of each
 starting one.
 """
@@ -23,7 +22,6 @@ from sqlalchemy import text
 
 from backend.config import ConfigError, Settings, resolve_secret
 from backend.db import get_engine
-from backend.migrate import schema_state
 
 log = logging.getLogger("backend.readiness")
 
@@ -40,19 +38,21 @@ def _secret_ok(settings: Settings) -> bool:
         return False
 
 
-def _database_checks() -> dict[str, str]:
-    """The database answers and takes writes; its schema is the one this code needs."""
+def _database_checks() -> tuple[str, str]:
+    """(database, schema): writable, and at the schema this code expects."""
+    from backend.migrate import schema_state
+
     try:
         with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-            schema = schema_state(connection).status
-            if schema == CURRENT:  # a write that changes nothing, rolled back
-                connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            schema = schema_state(connection)
+            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
             connection.rollback()
     except Exception as exc:
         log.warning("readiness: database check failed", extra={"error_type": type(exc).__name__})
-        return {"database": UNAVAILABLE, "schema": "unknown"}
-    return {"database": OK, "schema": schema}
+        return UNAVAILABLE, "unknown"
+    if not schema.current:
+        log.warning("readiness: %s", schema.problem())
+    return OK, schema.status
 
 
 async def _mcp_ok(url: str) -> bool:
@@ -68,18 +68,23 @@ async def _mcp_ok(url: str) -> bool:
 async def _check(settings: Settings) -> dict[str, str]:
     database = asyncio.wait_for(run_in_threadpool(_database_checks), CHECK_TIMEOUT_SECONDS)
     try:
-        database_checks, mcp_ok = await asyncio.gather(database, _mcp_ok(settings.mcp_server_url))
+        (database_ok, schema), mcp_ok = await asyncio.gather(
+            database, _mcp_ok(settings.mcp_server_url)
+        )
     except TimeoutError:
-        database_checks = {"database": UNAVAILABLE, "schema": "unknown"}
-        mcp_ok = await _mcp_ok(settings.mcp_server_url)
+        (database_ok, schema), mcp_ok = (
+            (UNAVAILABLE, "unknown"),
+            await _mcp_ok(settings.mcp_server_url),
+        )
     return {
         "secret": OK if _secret_ok(settings) else UNAVAILABLE,
-        **database_checks,
+        "database": database_ok,
+        "schema": schema,
         "mcp_server": OK if mcp_ok else UNAVAILABLE,
     }
 
 
-def healthy(checks: dict[str, str]) -> bool:
+def is_ready(checks: dict[str, str]) -> bool:
     return all(value in (OK, CURRENT) for value in checks.values())
 
 

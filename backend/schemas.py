@@ -7,7 +7,7 @@ import their shapes from here, so no router imports another.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -92,6 +92,66 @@ class ErrorEvent(BaseModel):
 
 
 ChatEvent = StartEvent | DeltaEvent | ToolCallEvent | DoneEvent | ErrorEvent
+
+
+# --- the WebSocket channel (`backend.api.chat_ws`): frames besides the events above ----------
+
+
+class AuthFrame(BaseModel):
+    """The token, as the first frame (when not given as the `bearer, <token>` subprotocol), or
+    later to replace an expiring one (same user)."""
+
+    type: Literal["auth"]
+    token: str = Field(max_length=8192)
+
+
+class MessageFrame(ChatRequest):
+    type: Literal["message"]
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class CancelFrame(BaseModel):
+    type: Literal["cancel"]
+
+
+class PingFrame(BaseModel):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    AuthFrame | MessageFrame | CancelFrame | PingFrame, Field(discriminator="type")
+]
+
+
+class SocketLimits(BaseModel):
+    max_message_bytes: int
+    idle_timeout_seconds: float
+    chat_rate_limit_per_minute: int
+    max_connections: int
+
+
+class ConnectionEvent(BaseModel):
+    type: Literal["connection"] = "connection"
+    accepted: bool = True
+    user_id: str
+    limits: SocketLimits
+
+
+class TypingEvent(BaseModel):
+    """The assistant is working: `thinking` (a model call), or `tool` (running `tool`)."""
+
+    type: Literal["typing"] = "typing"
+    state: Literal["thinking", "tool"]
+    tool: str | None = None
+
+
+class PongEvent(BaseModel):
+    type: Literal["pong"] = "pong"
+
+
+class CancelResult(BaseModel):
+    conversation_id: int
+    stopped: bool = Field(description="The turn has ended and been stored (false: still ending)")
 
 
 # --- conversations ---------------------------------------------------------------------------

@@ -50,6 +50,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
+from benchmarks import observability_switch  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
 from tests.support.chat import chat_body  # noqa: E402
 from tests.support.processes import (  # noqa: E402
@@ -790,12 +791,16 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     chosen = [item.strip() for item in args.scenarios.split(",") if item.strip()]
     kind = args.db
-    with database(kind, args.database_url, folder) as url:
+    with (
+        database(kind, args.database_url, folder) as url,
+        observability_switch.service_env(args) as observability,
+    ):
         secret = secrets.token_urlsafe(48)
         settings = {
             "CHAT_RATE_LIMIT": "1000000",
             "API_RATE_LIMIT": "0",
             "LOG_LEVEL": args.log_level,
+            **observability,
         }
         migrate(service_env(url, secret, folder / "data", **settings))
         with start_stack(
@@ -807,6 +812,8 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
                 "machine": machine(kind, url),
                 "mode": "quick" if args.quick else "full",
                 "api_workers": args.api_workers,
+                "metrics": args.metrics,
+                "tracing": args.tracing,
                 "sizes": sizes.__dict__,
                 "results": {},
             }
@@ -826,7 +833,7 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     print(
         f"\n{info['cores']} cores, load {info['load_at_start']} -> {info['load_at_end']}, "
         f"Python {info['python']}, {kind} {info['db_version']}, {report['mode']} run, "
-        f"{args.api_workers} API worker(s)\n"
+        f"{args.api_workers} API worker(s), metrics {args.metrics}, tracing {args.tracing}\n"
     )
     print(table(report["results"]))
     print(f"\nwritten to {path.relative_to(ROOT)}")
@@ -850,6 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-workers", type=int, default=1, help="`todo-agent api --workers N` (default 1)"
     )
+    observability_switch.add_arguments(parser)
     args = parser.parse_args(argv)
     SESSIONS = args.sessions
     if args.api_workers > 1:

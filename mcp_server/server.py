@@ -25,8 +25,10 @@ from starlette.responses import JSONResponse
 from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
 from backend.logs import configure_logging
+from backend.observability.app import observe_mcp_app
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
 from mcp_server.limits import PerUserRateLimit
+from mcp_server.observability import ToolMetricsMiddleware
 from mcp_server.token_hint import TokenHintOn401
 from mcp_server.tools import add_tools, validation_message
 
@@ -103,6 +105,7 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         auth=AuthSettings(issuer_url=AnyHttpUrl("http://127.0.0.1"), resource_server_url=None),
     )
     add_tools(server)
+    server.middleware.append(ToolMetricsMiddleware(server))  # tool calls in /metrics
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -136,8 +139,9 @@ def build_app(settings: Settings | None = None) -> Starlette:
         json_response=True,
         transport_security=transport_security(settings),
     )
-    app.add_middleware(PerUserRateLimit, settings=settings)
     app.add_middleware(TokenHintOn401)  # a 401 that names `todo-agent token`
+    app.add_middleware(PerUserRateLimit, settings=settings)
+    observe_mcp_app(app, settings)  # GET /metrics, request metrics, traces when OTEL_* ask
     return app
 
 

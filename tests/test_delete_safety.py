@@ -161,9 +161,10 @@ async def test_explicit_bulk_deletes_work(phrasing: str) -> None:
         assert chat.store.tasks == [], (phrasing, size, chat.replies[-1])
 
 
-@pytest.mark.parametrize(
-    "phrasing", ["delete everything except {ref}", "remove all my tasks but {ref}"]
-)
+EXCEPT_PHRASINGS = ("delete everything except {ref}", "remove all my tasks but {ref}")
+
+
+@pytest.mark.parametrize("phrasing", EXCEPT_PHRASINGS)
 @pytest.mark.parametrize("present", [True, False], ids=["kept-present", "kept-absent"])
 async def test_an_exception_in_a_bulk_delete_is_kept_and_never_widens(
     phrasing: str, present: bool
@@ -239,6 +240,9 @@ SWEEP_SIZE = {
         len(COMPLETED_PHRASINGS) * len(LIST_SIZES) * 2
     ),
     "delete-all phrasings x list sizes": len(ALL_PHRASINGS) * len(LIST_SIZES),
+    "bulk-with-exception phrasings x named tasks x list sizes x present/absent": (
+        len(EXCEPT_PHRASINGS) * len(NAMED) * len(LIST_SIZES) * 2
+    ),
     "public eval delete cases x list sizes x present/absent": (
         len(PUBLIC_CASES) * len(LIST_SIZES) * 2
     ),

@@ -24,37 +24,20 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from backend.api.chat_events import chat_event, replayed
 from backend.api.errors import CHAT_ERRORS, as_json_errors, problem_response
 from backend.chat.idempotency import StoredAnswer
-from backend.chat.turn import (
-    TextDelta,
-    ToolCalled,
-    TurnDone,
-    TurnEvent,
-    TurnFailed,
-    TurnRequest,
-    TurnRun,
-    TurnStarted,
-    begin_turn,
-)
+from backend.chat.turn import TurnFailed, TurnRequest, TurnRun, begin_turn
 from backend.deps import (
     ChatModelDep,
     CurrentUser,
     PrincipalDep,
+    RunningTurnsDep,
     SettingsDep,
     TaskServersDep,
     enforce_chat_rate_limit,
 )
-from backend.schemas import (
-    ChatEvent,
-    ChatRequest,
-    ChatResponse,
-    DeltaEvent,
-    DoneEvent,
-    ErrorEvent,
-    StartEvent,
-    ToolCallEvent,
-)
+from backend.schemas import ChatRequest, ChatResponse
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
@@ -76,6 +59,7 @@ async def chat_turn(
     model: ChatModelDep,
     settings: SettingsDep,
     task_servers: TaskServersDep,
+    running: RunningTurnsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TurnRun | StoredAnswer:
     """The request's turn, started (it runs on even if the client goes away), or the stored
@@ -90,6 +74,8 @@ async def chat_turn(
     turn = await begin_turn(request, model=model, settings=settings, task_servers=task_servers)
     if isinstance(turn, StoredAnswer) and turn.status != 200:
         raise HTTPException(turn.status, turn.body.get("detail"))
+    if isinstance(turn, TurnRun):
+        running.add(turn)  # so that a cancel request on this process stops it at once
     return turn
 
 
@@ -108,29 +94,6 @@ async def chat(turn: ChatTurnDep) -> Any:
     return outcome.body()
 
 
-def chat_event(event: TurnEvent) -> ChatEvent:
-    """A turn event as the client sees it."""
-    if isinstance(event, TurnStarted):
-        return StartEvent(conversation_id=event.conversation_id)
-    if isinstance(event, TextDelta):
-        return DeltaEvent(text=event.text)
-    if isinstance(event, ToolCalled):
-        return ToolCallEvent.model_validate(event.call.public())
-    if isinstance(event, TurnDone):
-        return DoneEvent.model_validate(event.body())
-    return ErrorEvent(status=event.status, detail=event.detail)
-
-
-def _replayed(body: dict[str, Any]) -> list[ChatEvent]:
-    """A stored answer as the events it was first streamed as (its text in one delta)."""
-    done = DoneEvent.model_validate(body)
-    events: list[ChatEvent] = [StartEvent(conversation_id=done.conversation_id)]
-    events += [ToolCallEvent.model_validate(call.model_dump()) for call in done.tool_calls]
-    if done.response:
-        events.append(DeltaEvent(text=done.response))
-    return [*events, done]
-
-
 @router.post(
     "/chat/stream",
     response_class=EventSourceResponse,
@@ -140,9 +103,10 @@ def _replayed(body: dict[str, Any]) -> list[ChatEvent]:
 async def chat_stream(turn: ChatTurnDep) -> AsyncIterator[ServerSentEvent]:
     """The same turn as `/chat`, streamed as server-sent events."""
     if isinstance(turn, StoredAnswer):
-        for replayed in _replayed(turn.body):
-            yield ServerSentEvent(data=replayed)
+        for stored in replayed(turn.body):
+            yield ServerSentEvent(data=stored)
     else:
         async for event in turn.events():
-            yield ServerSentEvent(data=chat_event(event))
+            if (public := chat_event(event)) is not None:
+                yield ServerSentEvent(data=public)
     yield ServerSentEvent(raw_data="[DONE]")

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.chat.cancel import NoTurnRunningError
 from backend.chat.idempotency import KeyReusedError, KeyStillRunningError
 from backend.chat.mcp_client import TaskServerError
 from backend.chat.providers import ModelUnavailableError
@@ -34,6 +35,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     TaskNotFoundError,
     ConversationNotFoundError,
     TurnInProgressError,
+    NoTurnRunningError,
     KeyStillRunningError,
     KeyReusedError,
     RateLimitExceeded,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.deps import SettingsDep
-from backend.readiness import ReadinessCache, healthy
+from backend.readiness import ReadinessCache, is_ready
 
 router = APIRouter(tags=["health"])
 
@@ -18,15 +18,17 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    responses={503: {"description": "The secret, the database (or its schema) or the MCP server"}},
+    responses={
+        503: {"description": "The secret, the database, its schema or the MCP server is not usable"}
+    },
 )
 async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
     cache = getattr(request.app.state, "readiness", None)
     if cache is None:
         cache = request.app.state.readiness = ReadinessCache()
     checks = await cache.checks_for(settings)
-    is_ready = healthy(checks)
+    healthy = is_ready(checks)
     return JSONResponse(
-        {"status": "ok" if is_ready else "unavailable", "checks": checks},
-        status_code=200 if is_ready else 503,
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
     )

@@ -28,6 +28,7 @@ from mcp.types import CallToolResult
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings
+from backend.observability.tools import ObservedMCPServer
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class ToolCallWatcher(Protocol):
     async def after_call(self, index: int, result: CallToolResult | None) -> None: ...
 
 
-class _WatchedServer(MCPServerStreamableHttp):
+class _WatchedServer(ObservedMCPServer):
     """The SDK's client with a watcher around `call_tool`, the one way the agent runs a tool."""
 
     watcher: ToolCallWatcher | None = None
@@ -190,7 +191,8 @@ class TaskServerClient:
     ) -> AsyncIterator[MCPServerStreamableHttp]:
         """A connected MCP client acting as the token's user; raises TaskServerError if not.
 
-        `watcher` hears of every tool call before it is sent: the turn's journal.
+        `watcher` hears of every tool call before it is sent: the turn's journal. Tool calls
+        are counted and traced as well (`ObservedMCPServer`).
         """
         watched = _WatchedServer(
             params={

@@ -19,6 +19,7 @@ from agents import Model, ModelBehaviorError, OpenAIChatCompletionsModel, set_tr
 from openai import APIError, AsyncOpenAI, DefaultAsyncHttpxClient
 
 from backend.config import ConfigError, Settings
+from backend.observability.tracing import tracing_enabled
 
 OFFLINE = "offline"
 
@@ -47,8 +48,11 @@ class ModelUnavailableError(Exception):
 
 
 def configure_sdk(settings: Settings) -> None:
-    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for."""
-    set_tracing_disabled(not settings.tracing)
+    """Process-wide Agents SDK settings. Tracing exports to OpenAI: off unless asked for.
+
+    With OpenTelemetry on, the SDK's spans go to it instead (`observability.agents_bridge`).
+    """
+    set_tracing_disabled(not (settings.tracing or tracing_enabled()))
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,10 @@ What is stored keeps the history in step with the task list:
 - failure before any tool ran: nothing (a conversation created for the turn is removed), so a
   retry is clean;
 - failure after a tool ran: the user message and an assistant message holding the tool calls
-  that ran and a note that the reply failed.
+  that ran and a note that the reply failed;
+- stopped (`TurnRun.cancel`, or a cancel request on any replica, see `backend.chat.cancel`): the
+  user message and an assistant message saying the reply was stopped and what was done before,
+  with the tool calls that ran; no half-written text.
 
 The turn runs in its own task so that a client that goes away mid-stream does not cut it short:
 it finishes, and is stored, exactly as if someone were still listening. That task also opens
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ from agents import Model, ModelBehaviorError, RunConfig, Runner
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent, StreamEvent
 
-from backend.chat import claims, delete_guard, idempotency, lease
+from backend.chat import cancel, claims, delete_guard, idempotency, lease
 from backend.chat.agent import ChatContext, build_agent
 from backend.chat.delete_guard import DeleteGuard
 from backend.chat.history import ToolCallLog, ToolCallRecord, replay
@@ -42,6 +46,9 @@ from backend.config import Settings
 from backend.db import session_scope
 from backend.dbwork import database_work
 from backend.errors import Problem, problem_for
+from backend.observability.model import observed_model
+from backend.observability.tracing import tracing_enabled
+from backend.observability.turns import count_rejected_turn, note_turn_failure, observed_turn
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,13 @@ class TurnStarted:
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    """A tool is running (the WebSocket channel shows it as `typing`; SSE has no such event)."""
+
+    tool: str
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,7 @@ class TurnFailed:
         return self.problem.detail
 
 
-TurnEvent = TurnStarted | TextDelta | ToolCalled | TurnDone | TurnFailed
+TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolCalled | TurnDone | TurnFailed
 
 
 # --- preparing ---------------------------------------------------------------------------
@@ -209,8 +223,21 @@ def _interrupted_reply(detail: str) -> str:
     return f"Sorry, I could not finish this reply ({detail}). The actions listed above were done."
 
 
+# --- cancel (#22): what a stopped turn says and stores ----------------------------------------
+
+
+def _stopped_reply(records: list[ToolCallRecord]) -> str:
+    if not records:
+        return "Stopped. Nothing was done before stopping."
+    done = "; ".join(f"{record.tool} {json.dumps(record.parameters)}" for record in records)
+    return f"Stopped. Done before stopping: {done}."
+
+
 class TurnRun:
-    """A running turn. `events()` yields its events; the turn goes on if nobody listens."""
+    """A running turn. `events()` yields its events; the turn goes on if nobody listens.
+
+    `cancel()` stops it (see `_execute`).
+    """
 
     _running: set[asyncio.Task[None]] = set()  # strong references until each turn is done
 
@@ -229,9 +256,23 @@ class TurnRun:
         self.prepared = prepared
         self.journal: TurnJournal | None = None
         self._queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self.stopped = False  # the turn was cut short by `cancel` (set once its model call ends)
         task = asyncio.get_running_loop().create_task(self._run(model, settings, task_servers))
         TurnRun._running.add(task)
         task.add_done_callback(TurnRun._running.discard)
+        self._task = task
+
+    def cancel(self) -> None:
+        """Stop the turn now: the model call (or tool) in flight is cancelled; what ran is kept."""
+        self._stop.set()
+
+    async def finished(self) -> None:
+        """Wait until the turn has ended and been stored (its events need not be read)."""
+        await asyncio.shield(self._task)
+
+    def when_finished(self, callback: Callable[[], None]) -> None:
+        self._task.add_done_callback(lambda _: callback())
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         while (event := await self._queue.get()) is not None:
@@ -245,14 +286,19 @@ class TurnRun:
 
     async def _run(self, model: Model, settings: Settings, task_servers: TaskServerClient) -> None:
         emit = self._queue.put_nowait
-        try:
-            emit(TurnStarted(self.prepared.claimed.conversation_id))
-            emit(await self._execute(model, settings, task_servers, emit))
-        except Exception:  # storing failed (database down): the claim expires on its own
-            log.exception("a chat turn could not be stored")
-            emit(TurnFailed(NOT_SAVED))
-        finally:
-            emit(None)
+        with observed_turn(self.prepared.claimed.conversation_id) as observed:  # metrics, span
+            try:
+                emit(TurnStarted(self.prepared.claimed.conversation_id))
+                outcome = await self._execute(model, settings, task_servers, emit)
+                if isinstance(outcome, TurnDone):
+                    observed.outcome = "ok"
+                emit(outcome)
+            except Exception:  # storing failed (database down): the claim expires on its own
+                observed.outcome = "store_error"
+                log.exception("a chat turn could not be stored")
+                emit(TurnFailed(NOT_SAVED))
+            finally:
+                emit(None)
 
     async def _execute(
         self,
@@ -278,51 +324,20 @@ class TurnRun:
             lease_seconds=settings.turn_lease_seconds,
         )
         try:
-            async with asyncio.timeout(settings.turn_claim_seconds), beating:
-                async with task_servers.connect(request.token, settings, watcher=journal) as server:
-                    history = replay(claimed.history)
-                    guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
-                        request.message, history, settings.delete_confirm_threshold
-                    )
-                    result = Runner.run_streamed(
-                        build_agent(server, model),
-                        input=[*history, {"role": "user", "content": request.message}],
-                        context=ChatContext(request.user_id, claimed.conversation_id, guard),
-                        max_turns=MAX_TURNS,
-                        run_config=RunConfig(
-                            tracing_disabled=not settings.tracing, workflow_name="Todo chat"
-                        ),
-                    )
-                    async for event in result.stream_events():
-                        self._forward(event, calls, emit)
-                    reply = "" if result.final_output is None else str(result.final_output)
-                    if result.interruptions:  # delete guard: deletes held back, ask the user
-                        reply = delete_guard.hold(result.interruptions, calls.finished)
-                    if not reply.strip():
-                        # A provider stream of garbage (chunks without choices) ends without an
-                        # error but with nothing to say: a failure, not an empty stored reply.
-                        raise ModelBehaviorError("the model returned an empty answer")
-        except Exception as exc:
-            problem = problem_for(exc)
-            if problem.status >= 500 and not isinstance(exc, TaskServerError):
-                log.warning(
-                    "chat turn failed",
-                    exc_info=problem.status == 500,
-                    extra={"error_type": type(exc).__name__},
+            async with beating:
+                # The conversation runs in a task of its own, so that a cancel can stop it
+                # mid-call.
+                agent = asyncio.create_task(
+                    self._converse(model, settings, task_servers, calls, emit, journal)
                 )
-            records = calls.records()
-            if not records and not journal.started:
-                await database_work().run(self._abandon)
-                return TurnFailed(problem)
-            stored = await database_work().run(
-                self._store,
-                _interrupted_reply(problem.detail),
-                records,
-                problem.status,
-                {"detail": problem.detail},
-            )
-            return TurnFailed(problem, message_ids=stored)
+                watcher = asyncio.create_task(self._watch_for_cancel(agent, settings))
+                try:
+                    reply = await agent
+                finally:
+                    watcher.cancel()
         except asyncio.CancelledError:
+            if self.stopped:  # stopped by `cancel`, not the turn itself cancelled (shutdown)
+                return await self._record_stopped(calls)
             # Cut off (the server is stopping and the grace period is over): keep what ran.
             log.warning(
                 "chat turn cut off before it finished",
@@ -343,9 +358,115 @@ class TurnRun:
             else:
                 await database_work().run(self._abandon)
             raise
+        except Exception as exc:
+            if self.stopped:  # the cancel surfaced as the MCP client's error: still a stop
+                return await self._record_stopped(calls)
+            note_turn_failure(exc)
+            problem = problem_for(exc)
+            if problem.status >= 500 and not isinstance(exc, TaskServerError):
+                log.warning(
+                    "chat turn failed",
+                    exc_info=problem.status == 500,
+                    extra={"error_type": type(exc).__name__},
+                )
+            records = calls.records()
+            if records or journal.started:
+                stored = await database_work().run(
+                    self._store,
+                    _interrupted_reply(problem.detail),
+                    records,
+                    problem.status,
+                    {"detail": problem.detail},
+                )
+                return TurnFailed(problem, message_ids=stored)
+            await database_work().run(self._abandon)
+            return TurnFailed(problem)
         done = TurnDone(claimed.conversation_id, reply, calls.records())
         stored = await database_work().run(
             self._store, reply, done.tool_calls, 200, done.stored_body()
+        )
+        return dataclasses.replace(done, message_ids=stored)
+
+    async def _converse(
+        self,
+        model: Model,
+        settings: Settings,
+        task_servers: TaskServerClient,
+        calls: ToolCallLog,
+        emit: Callable[[TurnEvent], None],
+        journal: TurnJournal,
+    ) -> str:
+        """Run the agent on the history and the new message; the reply to store."""
+        request, claimed = self.prepared.request, self.prepared.claimed
+        # A turn never outlives its claim, so two turns never run in one conversation.
+        async with asyncio.timeout(settings.turn_claim_seconds):
+            async with task_servers.connect(request.token, settings, watcher=journal) as server:
+                history = replay(claimed.history)
+                guard = DeleteGuard.for_turn(  # delete guard: see backend/chat/delete_guard.py
+                    request.message, history, settings.delete_confirm_threshold
+                )
+                result = Runner.run_streamed(
+                    build_agent(server, observed_model(model, settings)),
+                    input=[*history, {"role": "user", "content": request.message}],
+                    context=ChatContext(request.user_id, claimed.conversation_id, guard),
+                    max_turns=MAX_TURNS,
+                    run_config=RunConfig(
+                        # The SDK's spans go to OpenAI (TRACING) and/or to OpenTelemetry.
+                        tracing_disabled=not (settings.tracing or tracing_enabled()),
+                        workflow_name="Todo chat",
+                    ),
+                )
+                async for event in result.stream_events():
+                    self._forward(event, calls, emit)
+                reply = "" if result.final_output is None else str(result.final_output)
+                if result.interruptions:  # delete guard: deletes held back, ask the user
+                    reply = delete_guard.hold(result.interruptions, calls.finished)
+                if not reply.strip():
+                    # A provider stream of garbage (chunks without choices) ends without an
+                    # error but with nothing to say: a failure, not an empty stored reply.
+                    raise ModelBehaviorError("the model returned an empty answer")
+                return reply
+
+    # --- cancel (#22) ----------------------------------------------------------------------
+
+    async def _watch_for_cancel(self, agent: asyncio.Task[str], settings: Settings) -> None:
+        """Cancel `agent` when `cancel()` is called here, or a cancel request is found in the
+        database (made on any replica; polled every `turn_cancel_poll_seconds`)."""
+        while not agent.done():
+            try:
+                async with asyncio.timeout(settings.turn_cancel_poll_seconds):
+                    await self._stop.wait()
+            except TimeoutError:
+                if not await self._cancel_requested_elsewhere():
+                    continue
+            self.stopped = True
+            agent.cancel()
+            return
+
+    async def _cancel_requested_elsewhere(self) -> bool:
+        request, claimed = self.prepared.request, self.prepared.claimed
+
+        def check() -> bool:
+            with session_scope() as session:
+                return cancel.cancel_requested(
+                    session=session,
+                    user_id=request.user_id,
+                    conversation_id=claimed.conversation_id,
+                    claim=claimed.claim,
+                )
+
+        try:
+            return await database_work().run(check)
+        except Exception:  # the database is down: the turn goes on, the next poll retries
+            log.warning("could not check for a cancel request", exc_info=True)
+            return False
+
+    async def _record_stopped(self, calls: ToolCallLog) -> TurnDone:
+        """Store what ran before the stop (always the user message: the user saw it sent)."""
+        records = calls.records()
+        done = TurnDone(self.prepared.claimed.conversation_id, _stopped_reply(records), records)
+        stored = await database_work().run(
+            self._store, done.response, records, 200, done.stored_body()
         )
         return dataclasses.replace(done, message_ids=stored)
 
@@ -357,6 +478,7 @@ class TurnRun:
         elif isinstance(event, RunItemStreamEvent):
             if event.name == "tool_called" and isinstance(event.item, ToolCallItem):
                 calls.call(event.item)
+                emit(ToolStarted(str(getattr(event.item.raw_item, "name", "tool"))))
             elif event.name == "tool_output" and isinstance(event.item, ToolCallOutputItem):
                 record = calls.output(event.item)
                 if record is not None:
@@ -421,7 +543,11 @@ async def begin_turn(
     errors of `prepare_turn` before anything runs; once running, a failure is a `TurnFailed`
     event (`problem` says what to tell the caller).
     """
-    prepared = await prepare_turn(request, settings)
+    try:
+        prepared = await prepare_turn(request, settings)
+    except Exception as exc:
+        count_rejected_turn(exc)  # a 404 / 409 / 422 refusal counts as a rejected turn
+        raise
     if isinstance(prepared, idempotency.StoredAnswer):
         return prepared
     return start_turn(prepared, model, settings, task_servers)

@@ -24,6 +24,11 @@ def sse(*events: dict) -> str:
     return "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
 
 
+def answer_over_sse(page: Page) -> None:
+    """Refuse the page's WebSocket, so that it falls back to the SSE route the test answers."""
+    page.route_web_socket("**/chat/ws", lambda ws: ws.close())
+
+
 def send(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill(text)
@@ -80,6 +85,7 @@ def test_stream_events_render_tool_calls_and_text_literally(page: Page, stack, s
             "tool_calls": [{"tool": "add_task", "parameters": {"title": MARKUP}, "result": task}],
         },
     )
+    answer_over_sse(page)
     page.route(
         "**/chat/stream",
         lambda route: route.fulfill(
@@ -149,6 +155,7 @@ def test_rate_limit_waits_and_unavailable_offers_retry(page: Page, stack, screen
         sent.append(json.loads(route.request.post_data or "{}"))
         route.fulfill(**answers[len(sent) - 1])
 
+    answer_over_sse(page)
     page.route("**/chat/stream", answer)
     send_button = page.get_by_role("button", name=re.compile("^Send"))
     error = page.locator("#chat-error")

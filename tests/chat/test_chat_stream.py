@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import httpx2
 import openai
 import pytest
-import uvicorn
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
 from backend.chat.journal import INTERRUPTED_REPLY
 from backend.deps import get_chat_model
 from backend.main import create_app
 from tests.support.chat import chat, chat_body, conversations, messages, tasks
-from tests.support.processes import free_port
+from tests.support.serving import serving
 from tests.support.sse import data_payloads
 
 ADD_MILK = function_call("add_task", {"title": "Buy milk"}, call_id="call_add")
@@ -154,26 +151,6 @@ def test_a_streamed_retry_with_the_same_key_replays_the_first_answer(client, mod
 
 
 # --- a client that goes away -----------------------------------------------------------------
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The app on a real loopback HTTP server in a thread, so a client can really disconnect."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 async def _slow_reply(_call) -> list:

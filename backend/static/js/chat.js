@@ -1,6 +1,10 @@
 // The chat panel (streaming replies, tool calls) and the conversation sidebar.
+//
+// Replies come over the WebSocket channel when it connects (socket.js), else over the SSE route;
+// either way the Stop button stops the reply (a `cancel` frame, or POST .../cancel for SSE).
 
 import { el, icon, show, relativeTime } from "./dom.js";
+import { ChatSocket } from "./socket.js";
 
 // Tools that only read; any other tool may have changed the task list.
 const READ_ONLY_TOOLS = new Set(["list_tasks"]);
@@ -106,6 +110,11 @@ export class Chat {
     this.controller = null;
     this.lastMessage = null;
     this.waitTimer = null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new ChatSocket(
+      `${scheme}//${location.host}${this.base}/chat/ws`, api.getToken, api.onUnauthorized);
+    this.socketFailed = false; // after one failed connect, this page stays on SSE
+    this.viaSocket = false; // the running turn's channel
 
     this.messages = document.getElementById("messages");
     this.emptyState = document.getElementById("chat-empty");
@@ -115,6 +124,7 @@ export class Chat {
     this.count = document.getElementById("chat-input-count");
     this.maxLength = Number(this.input.dataset.maxLength);
     this.send = document.getElementById("chat-send");
+    this.stop = document.getElementById("chat-stop");
     this.error = document.getElementById("chat-error");
     this.errorText = document.getElementById("chat-error-text");
     this.retry = document.getElementById("chat-retry");
@@ -143,6 +153,7 @@ export class Chat {
         this.updateCount();
       }],
       [this.retry, "click", () => this.retryLast()],
+      [this.stop, "click", () => this.stopReply()],
       [this.newChat, "click", () => this.startNew()],
       [this.more, "click", () => this.loadConversations(this.page + 1)],
       [this.toggle, "click", () => this.setSidebar(!this.sidebar.classList.contains("is-open"))],
@@ -171,6 +182,7 @@ export class Chat {
   destroy() {
     for (const [node, type, handler] of this.listeners) node.removeEventListener(type, handler);
     if (this.controller) this.controller.abort();
+    this.socket.close();
     clearInterval(this.waitTimer);
     this.clearMessages();
     this.list.replaceChildren();
@@ -236,6 +248,8 @@ export class Chat {
     this.busy = busy;
     this.send.disabled = busy || Boolean(this.waitTimer) || this.tooLong();
     this.send.textContent = busy ? "Sending…" : "Send";
+    show(this.stop, busy);
+    this.stop.disabled = false;
     this.messages.setAttribute("aria-busy", String(busy));
   }
 
@@ -309,7 +323,7 @@ export class Chat {
     let toolsRan = false;
     const typing = () => reply.body.querySelector(".typing");
     try {
-      for await (const event of this.api.stream(`${this.base}/chat/stream`, body, this.controller.signal)) {
+      for await (const event of await this.replyEvents(body)) {
         const follow = this.nearBottom();
         if (event.type === "start") {
           this.setConversation(event.conversation_id);
@@ -329,6 +343,7 @@ export class Chat {
           finished = true;
           typing()?.remove();
           this.setConversation(event.conversation_id);
+          if (this.stopping) reply.node.classList.add("is-stopped");
           // The final text is authoritative (a model may not stream deltas at all).
           if (typeof event.response === "string" && event.response !== streamed) {
             reply.body.textContent = event.response;
@@ -374,9 +389,42 @@ export class Chat {
     } finally {
       reply.node.classList.remove("is-streaming");
       this.controller = null;
+      this.stopping = false;
       this.setBusy(false);
       if (changedTasks) this.onTasksChanged();
       this.loadConversations(1);
+    }
+  }
+
+  /** The turn's events: over the WebSocket when it connects, else over the SSE route. */
+  async replyEvents(body) {
+    if (!this.socketFailed) {
+      try {
+        await this.socket.connect();
+        this.viaSocket = true;
+        return this.socket.turn(body, this.controller.signal);
+      } catch {
+        this.socketFailed = true; // a proxy without WebSocket support, an old server: use SSE
+      }
+    }
+    this.viaSocket = false;
+    return this.api.stream(`${this.base}/chat/stream`, body, this.controller.signal);
+  }
+
+  /** Stop: the server stops the model, stores what was done, and answers with a `done`. */
+  async stopReply() {
+    if (!this.busy || this.stopping) return;
+    this.stopping = true;
+    this.stop.disabled = true;
+    if (this.viaSocket) {
+      this.socket.cancel();
+      return;
+    }
+    if (!this.conversationId) return; // before `start`; the stream's own end follows
+    try {
+      await this.api.request("POST", `${this.base}/conversations/${this.conversationId}/cancel`);
+    } catch (error) {
+      if (error.status !== 409) this.showError(error); // 409: it had just finished
     }
   }
 

@@ -109,7 +109,7 @@ RULES = (
     Rule(
         "don't let me forget",
         pattern(
-            r"^(?:(?:please\s+)?(?:don't|do not|dont|never)\s+(?:let\s+me\s+)?forget\s+"
+            r"^(?:(?:please\s+)?(?:don't|do not|dont|never)\s+(?:let\s+me\s+)?forget\s*:?\s+"
             r"(?:to\s+|about\s+)?|"
             r"remember\s+to\s+|i\s+(?:must|should|can't|cannot|mustn't)\s+(?:not\s+)?forget\s+"
             r"(?:to\s+|about\s+)?|make\s+sure\s+(?:i\s+|to\s+)|"
@@ -117,7 +117,10 @@ RULES = (
             r"i\s+(?:need|have)\s+to\s+remember\s+to\s+)(?P<body>.+)$"
         ),
         _body,
-        (("don't let me forget to pay the electricity bill", "add Pay the electricity bill"),),
+        (
+            ("don't let me forget to pay the electricity bill", "add Pay the electricity bill"),
+            ("don't forget: bring the umbrella", "add Bring the umbrella"),
+        ),
     ),
     Rule(
         "put X on my list",

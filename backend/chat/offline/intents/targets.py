@@ -46,6 +46,13 @@ _BULK_DONE_CLAUSE = re.compile(
     r"(?:\s+already)?$",
     I,
 )
+# "the ones I have finished", "those that are done"
+_DONE_ONES = re.compile(
+    r"^(?:the|those|any)\s+(?:ones|tasks|items|things|todos)\s+(?:that\s+|which\s+)?"
+    r"(?:i\s+have|we\s+have|i|we|are|were|have been|i've|we've)\s+(?:already\s+)?"
+    r"(?P<done>" + STATUS_DONE + r")(?:\s+already)?$",
+    I,
+)
 _REF_IT = re.compile(
     r"^(?:it|that|this|that one|this one|that task|this task|the task|that item|that todo|"
     r"the one|the same one|same one|the same task|that last one|him|her)$",
@@ -111,6 +118,7 @@ EXAMPLES = (
     ("everything except the milk", "every=all keep=milk"),
     ("all the stuff I have already done", "every=completed"),
     ("everything that's done", "every=completed"),
+    ("the ones I have finished", "every=completed"),
     ("it", "ref=it"),
     ("both of them", "ref=them"),
     ("the second one", "ref=position:2"),
@@ -156,7 +164,8 @@ def _bulk(text: str) -> Target | None:
         if groups.get("open") or groups.get("open2") or groups.get("open3"):
             return Target(every="pending")
         return Target(every="all")
-    return Target(every="completed") if _BULK_DONE_CLAUSE.match(text) else None
+    done = _BULK_DONE_CLAUSE.match(text) or _DONE_ONES.match(text)
+    return Target(every="completed") if done else None
 
 
 def _pronoun(text: str) -> Target | None:

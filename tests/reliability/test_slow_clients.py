@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.migrate import upgrade
 from tests.support.processes import ServiceProcess, running, service_env
 from tests.support.tokens import TEST_SECRET, bearer
 
@@ -25,6 +26,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
     folder: Path = tmp_path_factory.mktemp(f"slow-{request.param}")
+    upgrade(f"sqlite:///{folder / 'todo.db'}")
     env = service_env(
         f"sqlite:///{folder / 'todo.db'}",
         TEST_SECRET,

@@ -86,7 +86,13 @@ def _ready(app: FastAPI) -> tuple[int, dict[str, str]]:
 
 
 def test_ready_is_ok_when_everything_is(app_factory: Callable[..., FastAPI]) -> None:
-    expected = {"secret": "ok", "database": "ok", "schema": "current", "mcp_server": "ok"}
+    expected = {
+        "secret": "ok",
+        "database": "ok",
+        "schema": "current",
+        "mcp_server": "ok",
+        "model": "ok",
+    }
     assert _ready(app_factory()) == (200, expected)
 
 

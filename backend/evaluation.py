@@ -77,32 +77,46 @@ class Case:
     tasks: list[ExpectedTask] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
-    calls: list[str] | None = None
+    calls: list[str] | None = None  # tools the last message may use (None: not checked)
     xfail: str | None = None
 
+    def seed(self) -> list[dict[str, Any]]:
+        return [
+            {"title": t.title, "completed": t.completed, "description": t.description or ""}
+            for t in self.start
+        ]
 
-def load_cases(path: Path) -> list[Case]:
+
+def load_cases(path: Path = DEFAULT_CASES) -> list[Case]:
     raw = yaml.safe_load(path.read_text())
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a list of cases")
-    return [
-        Case(
-            id=str(entry["id"]),
-            category=str(entry.get("category", "other")),
-            messages=[str(message) for message in entry["messages"]],
-            start=[_expected(item) for item in entry.get("start", [])],
-            tasks=[_expected(item) for item in entry.get("tasks", [])],
-            mentions=[str(word) for word in entry.get("mentions", [])],
-            absent=[str(word) for word in entry.get("absent", [])],
-            calls=entry.get("calls"),
-            xfail=entry.get("xfail"),
+    cases = []
+    for entry in raw:
+        cases.append(
+            Case(
+                id=entry["id"],
+                category=entry["category"],
+                messages=list(entry["messages"]),
+                start=[_expected(item) for item in entry.get("start", [])],
+                tasks=[_expected(item) for item in entry.get("tasks", [])],
+                mentions=list(entry.get("mentions", [])),
+                absent=list(entry.get("absent", [])),
+                calls=entry.get("calls"),
+                xfail=entry.get("xfail"),
+            )
         )
-        for entry in raw
-    ]
+    ids = [case.id for case in cases]
+    duplicates = [name for name, count in Counter(ids).items() if count > 1]
+    if duplicates:
+        raise ValueError(f"duplicate case ids: {duplicates}")
+    return cases
 
 
-def _with_real_ids(word: str, ids: list[int]) -> str:
-    """ "#2" in a case means the case's second task (seeded first, then those it created)."""
+def _with_real_ids(word: str, ids: list[int] | None) -> str:
+    """ "#2" in a case means the case's second task (seeded ones first, then those it created)."""
+    if ids is None:
+        return word
     return re.sub(
         r"#(\d+)",
         lambda m: f"#{ids[int(m.group(1)) - 1]}" if int(m.group(1)) <= len(ids) else m.group(0),
@@ -111,36 +125,43 @@ def _with_real_ids(word: str, ids: list[int]) -> str:
 
 
 def judge(
-    case: Case, final: list[dict[str, Any]], reply: str, last_calls: list[str], ids: list[int]
+    case: Case,
+    final_tasks: list[dict[str, Any]],
+    reply: str,
+    last_calls: list[str],
+    ids: list[int] | None = None,
 ) -> list[str]:
-    """What is wrong with a run of `case` (empty when it passed)."""
+    """What is wrong with a run of `case` (empty when it passed). `ids`: the real ids of the
+    case's tasks in order, when the store numbers them differently from 1, 2, 3..."""
     problems = []
-    got = Counter((t["title"], bool(t["completed"])) for t in final)
+    got = Counter((t["title"], bool(t["completed"])) for t in final_tasks)
     want = Counter((t.title, t.completed) for t in case.tasks)
     if got != want:
         problems.append(f"tasks: expected {sorted(want.elements())}, got {sorted(got.elements())}")
     for expected in case.tasks:
-        if expected.description is not None and not any(
-            (t.get("description") or "") == expected.description
-            for t in final
-            if t["title"] == expected.title
-        ):
-            problems.append(f"description of {expected.title!r} should be {expected.description!r}")
+        if expected.description is None:
+            continue
+        matching = [t for t in final_tasks if t["title"] == expected.title]
+        if not any((t.get("description") or "") == expected.description for t in matching):
+            found = [t.get("description") for t in matching]
+            problems.append(
+                f"description of {expected.title!r}: expected {expected.description!r}, got {found}"
+            )
     lowered = reply.lower()
-    problems += [
-        f"reply should mention {word!r}"
-        for word in (_with_real_ids(w, ids) for w in case.mentions)
-        if word.lower() not in lowered
-    ]
-    problems += [
-        f"reply should not mention {word!r}"
-        for word in (_with_real_ids(w, ids) for w in case.absent)
-        if word.lower() in lowered
-    ]
+    for word in case.mentions:
+        word = _with_real_ids(word, ids)
+        if word.lower() not in lowered:
+            problems.append(f"reply should mention {word!r}")
+    for word in case.absent:
+        word = _with_real_ids(word, ids)
+        if word.lower() in lowered:
+            problems.append(f"reply should not mention {word!r}")
     if case.calls is not None:
         unexpected = [name for name in last_calls if name not in case.calls]
         if unexpected:
             problems.append(f"unexpected tool calls {unexpected} (allowed: {case.calls})")
+    if problems:
+        problems.append(f"reply was: {reply!r}")
     return problems
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from backend import __version__
 from backend.migrate import upgrade
-from tests.servers import free_port
+from tests.support.processes import free_port
 
 
 def _cli(*args, env):

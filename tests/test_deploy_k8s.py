@@ -21,7 +21,7 @@ import yaml
 
 from backend.cli import build_parser
 from backend.config import Settings
-from tests.servers import PROJECT_ROOT
+from tests.support.processes import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 BASE = K8S / "base"

@@ -19,12 +19,12 @@ from backend.auth import mint_token
 from backend.config import get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
-from tests.chat_helpers import empty_database
 from tests.conftest import TEST_SECRET
 from tests.eval.cases import HOLDOUT_FILE, PROBE_FILE, Case, judge, load_cases
 from tests.eval.conftest import record
 from tests.eval.memory_runner import run_case_in_memory
-from tests.servers import running, service_env
+from tests.support.chat_fixtures import empty_database
+from tests.support.processes import running, service_env
 
 CASES = load_cases()
 HOLDOUT = load_cases(HOLDOUT_FILE) + load_cases(PROBE_FILE)

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fake_openai import FakeOpenAI
 from tests.reliability import figures
 from tests.support.chat import chat_body
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.stack import Stack, stack
 from tests.support.tokens import bearer
 

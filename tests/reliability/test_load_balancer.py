@@ -36,8 +36,9 @@ import httpx
 import pytest
 
 from tests.reliability import figures
-from tests.reliability.stack import Stack, bearer
-from tests.servers import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port
+from tests.support.stack import Stack
+from tests.support.tokens import bearer
 
 HAPROXY = shutil.which("haproxy")
 REDIS_URL = "redis://127.0.0.1:6379/12"

@@ -9,11 +9,11 @@ from backend.config import get_settings
 from backend.db import get_engine
 from backend.main import create_app
 from backend.migrate import upgrade
-from tests.conftest import _configure
+from tests.conftest import configure
 
 
 def _ready(monkeypatch, tmp_path, url: str) -> tuple[int, dict]:
-    settings = _configure(monkeypatch, tmp_path, url)
+    settings = configure(monkeypatch, tmp_path, url)
     try:
         with TestClient(create_app(settings)) as client:
             response = client.get("/ready")

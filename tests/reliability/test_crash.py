@@ -34,15 +34,6 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def _env(fake: FakeOpenAI) -> dict[str, str]:
-    return {
-        "MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "CHAT_RATE_LIMIT": "0",
-    }
-
-
 def _wait_for(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -77,7 +68,7 @@ def _titles(client: httpx.Client) -> list[str]:
 def test_a_conversation_whose_turn_died_works_again_within_seconds(
     database_url: str, tmp_path, fake: FakeOpenAI
 ) -> None:
-    with stack(database_url, tmp_path, **_env(fake)) as services:
+    with stack(database_url, tmp_path, **fake.service_env(CHAT_RATE_LIMIT="0")) as services:
         with services.client() as client:
             first = client.post(
                 f"/api/{USER}/chat", json=chat_body("buy milk"), headers=bearer(USER)
@@ -149,7 +140,7 @@ def test_a_conversation_whose_turn_died_works_again_within_seconds(
 def test_a_conversation_whose_turn_died_can_be_deleted(
     sqlite_url: str, tmp_path, fake: FakeOpenAI
 ) -> None:
-    with stack(sqlite_url, tmp_path, **_env(fake)) as services:
+    with stack(sqlite_url, tmp_path, **fake.service_env(CHAT_RATE_LIMIT="0")) as services:
         key = uuid.uuid4().hex
         _kill_after_the_tool_ran(services, fake, chat_body("feed the cat"), key)
         services.api.start()

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend import __version__
-from backend.migrate import upgrade
+from tests.databases import migrated_sqlite_from_the_future
 from tests.support.processes import free_port, run_cli
 
 
@@ -86,12 +86,7 @@ def test_the_api_refuses_a_database_file_that_does_not_exist_yet(tmp_path):
 
 
 def test_servers_refuse_a_schema_newer_than_the_code(tmp_path):
-    url = f"sqlite:///{tmp_path / 'todo.db'}"
-    upgrade(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
-    engine.dispose()
+    url = migrated_sqlite_from_the_future(tmp_path)
     out = run_cli("mcp", "--port", str(free_port()), env=_env(tmp_path, DATABASE_URL=url))
     _one_clear_line(out, "from_the_future", "upgrade todo-agent")
 

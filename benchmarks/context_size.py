@@ -9,7 +9,7 @@ provider received, and the size per turn.
     python benchmarks/context_size.py [--tasks 300] [--turns 25]
 
 To measure an older commit, run it with that tree first on the path (the script uses only
-`tests.fake_openai`, `todo-agent api/mcp` and the REST API, which every version has):
+the fake provider (`tests.support.fake_openai`, or `tests.fake_openai` in older trees), `todo-agent api/mcp` and the REST API, which every version has):
 
     git worktree add /tmp/old 84ad153
     cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/benchmarks/context_size.py
@@ -30,7 +30,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.fake_openai import FakeOpenAI
+try:
+    from tests.support.fake_openai import FakeOpenAI
+except ImportError:  # an older tree, from before tests/support
+    from tests.fake_openai import FakeOpenAI  # type: ignore[no-redef]
 
 
 def _free_port() -> int:

@@ -48,7 +48,8 @@ def sqlite_url(tmp_path) -> str:
     return url
 
 
-def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str, **env: str) -> Settings:
+    """The settings of an app on `url`, from a clean environment plus `env`; caches reset."""
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
     monkeypatch.setenv("TODO_AGENT_DATA_DIR", str(tmp_path / "data"))
@@ -65,6 +66,8 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
         "ENVIRONMENT",
     ):
         monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     get_engine.cache_clear()
     return get_settings()
@@ -73,7 +76,7 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str) -> Settings:
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch, tmp_path, database_url: str) -> Iterator[Settings]:
     """Settings pointing at the test database; the process-wide caches are reset around it."""
-    yield _configure(monkeypatch, tmp_path, database_url)
+    yield configure(monkeypatch, tmp_path, database_url)
     get_engine().dispose()
     get_settings.cache_clear()
     get_engine.cache_clear()
@@ -83,7 +86,7 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path, database_url: str) -> It
 def sqlite_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path, sqlite_url: str
 ) -> Iterator[Settings]:
-    yield _configure(monkeypatch, tmp_path, sqlite_url)
+    yield configure(monkeypatch, tmp_path, sqlite_url)
     get_engine().dispose()
     get_settings.cache_clear()
     get_engine.cache_clear()

@@ -16,11 +16,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from backend.migrate import upgrade
 
 TABLES = ["message", "conversation", "idempotent_request", "task"]
 
@@ -104,3 +107,14 @@ def truncate_all(url: str) -> None:
     with engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+def migrated_sqlite_from_the_future(folder: Path) -> str:
+    """A SQLite database migrated, then stamped with a revision no code knows (a rollback)."""
+    url = f"sqlite:///{folder / 'todo.db'}"
+    upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    engine.dispose()
+    return url

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from tests.conftest import TEST_SECRET, override_settings
-from tests.utils import random_user
+from tests.support.users import random_user
 
 
 def _token(claims: dict, key: str = TEST_SECRET, algorithm: str = "HS256", **kw) -> str:

@@ -26,16 +26,12 @@ def fake_model() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def fake_env(fake: FakeOpenAI) -> dict[str, str]:
-    return {"MODEL": "fake-model", "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test"}
-
-
 def test_a_conversation_survives_a_restart_of_both_processes(
     database_url, tmp_path, fake_model, auth_headers
 ):
     headers = auth_headers("alice")
     fake_model.script(tool_call("add_task", {"title": "Call the plumber"}), text("Added it."))
-    with stack(database_url, tmp_path, **fake_env(fake_model)) as services:
+    with stack(database_url, tmp_path, **fake_model.service_env()) as services:
         with services.client() as client:
             first = chat(client, headers, "add call the plumber")
             assert first.status_code == 200, first.text
@@ -85,7 +81,7 @@ def test_a_stopped_task_server_is_503_and_nothing_is_half_written(
 ):
     headers = auth_headers("alice")
     fake_model.script(text("Hello!"))
-    with stack(database_url, tmp_path, **fake_env(fake_model)) as services:
+    with stack(database_url, tmp_path, **fake_model.service_env()) as services:
         with services.client() as client:
             conversation_id = chat(client, headers, "hello").json()["conversation_id"]
             assert services.mcp is not None
@@ -123,7 +119,7 @@ def test_a_task_server_with_another_secret_is_503_not_a_leak(
             TEST_SECRET,
             tmp_path / "data",
             MCP_SERVER_URL=mcp.url,
-            **fake_env(fake_model),
+            **fake_model.service_env(),
         )
         with running("api", api_env, tmp_path) as api, httpx.Client(base_url=api.url) as client:
             response = chat(client, auth_headers("alice"), "add buy milk")

@@ -14,23 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from backend import __version__
-from backend.migrate import upgrade
-from tests.servers import free_port
-
-
-def _cli(*args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.databases import migrated_sqlite_from_the_future
+from tests.support.processes import free_port, run_cli
 
 
 def test_token_prints_a_verifiable_jwt(tmp_path):
     env = dict(os.environ, BETTER_AUTH_SECRET="x" * 40, TODO_AGENT_DATA_DIR=str(tmp_path))
-    out = _cli("token", "alice", "--ttl", "120", env=env)
+    out = run_cli("token", "alice", "--ttl", "120", env=env)
     assert out.returncode == 0, out.stderr
     claims = jwt.decode(out.stdout.strip(), "x" * 40, algorithms=["HS256"])
     assert claims["sub"] == "alice"
@@ -41,7 +31,7 @@ def test_migrate_creates_the_embedded_database(tmp_path):
     env = dict(os.environ, TODO_AGENT_DATA_DIR=str(tmp_path))
     env.pop("DATABASE_URL", None)
     env.pop("BETTER_AUTH_SECRET", None)
-    out = _cli("migrate", env=env)
+    out = run_cli("migrate", env=env)
     assert out.returncode == 0, out.stderr
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'todo.db'}")
     assert {"task", "conversation", "message"} <= set(sa.inspect(engine).get_table_names())
@@ -51,7 +41,7 @@ def test_migrate_creates_the_embedded_database(tmp_path):
 def test_production_without_secret_exits_with_a_clear_message(tmp_path):
     env = dict(os.environ, TODO_AGENT_DATA_DIR=str(tmp_path), ENVIRONMENT="production")
     env.pop("BETTER_AUTH_SECRET", None)
-    out = _cli("token", "alice", env=env)
+    out = run_cli("token", "alice", env=env)
     assert out.returncode == 1
     assert "BETTER_AUTH_SECRET" in out.stderr
     assert "Traceback" not in out.stderr
@@ -76,7 +66,7 @@ def _one_clear_line(out, *expected: str) -> str:
 
 
 def test_version_prints_the_package_version():
-    out = _cli("--version", env=dict(os.environ))
+    out = run_cli("--version", env=dict(os.environ))
     assert (out.returncode, out.stdout.strip()) == (0, f"todo-agent {__version__}")
 
 
@@ -84,32 +74,27 @@ def test_version_prints_the_package_version():
 def test_servers_refuse_an_unmigrated_database_and_name_migrate(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     sa.create_engine(url).connect().close()  # the file exists, without a schema
-    out = _cli(command, "--port", str(free_port()), env=_env(tmp_path, DATABASE_URL=url))
+    out = run_cli(command, "--port", str(free_port()), env=_env(tmp_path, DATABASE_URL=url))
     line = _one_clear_line(out, "no schema yet", "todo-agent migrate")
     assert line.startswith(f"todo-agent {command}: ")
 
 
 def test_the_api_refuses_a_database_file_that_does_not_exist_yet(tmp_path):
-    out = _cli("api", "--port", str(free_port()), env=_env(tmp_path))
+    out = run_cli("api", "--port", str(free_port()), env=_env(tmp_path))
     _one_clear_line(out, "todo-agent migrate")
     assert not (tmp_path / "data" / "todo.db").exists()  # the check created nothing
 
 
 def test_servers_refuse_a_schema_newer_than_the_code(tmp_path):
-    url = f"sqlite:///{tmp_path / 'todo.db'}"
-    upgrade(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
-    engine.dispose()
-    out = _cli("mcp", "--port", str(free_port()), env=_env(tmp_path, DATABASE_URL=url))
+    url = migrated_sqlite_from_the_future(tmp_path)
+    out = run_cli("mcp", "--port", str(free_port()), env=_env(tmp_path, DATABASE_URL=url))
     _one_clear_line(out, "from_the_future", "upgrade todo-agent")
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
     url = f"postgresql://todo:hunter2-secret@127.0.0.1:{free_port()}/todo"
     for command in (["migrate"], ["api", "--port", str(free_port())]):
-        out = _cli(*command, env=_env(tmp_path, DATABASE_URL=url))
+        out = run_cli(*command, env=_env(tmp_path, DATABASE_URL=url))
         line = _one_clear_line(out, "cannot reach the database", "DATABASE_URL")
         assert "hunter2-secret" not in out.stderr + out.stdout
         assert "127.0.0.1" in line
@@ -117,7 +102,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
 
 def test_log_level_debug_shows_the_traceback(tmp_path):
     url = f"postgresql://todo@127.0.0.1:{free_port()}/todo"
-    out = _cli("migrate", env=_env(tmp_path, DATABASE_URL=url, LOG_LEVEL="DEBUG"))
+    out = run_cli("migrate", env=_env(tmp_path, DATABASE_URL=url, LOG_LEVEL="DEBUG"))
     assert out.returncode == 1
     assert "Traceback" in out.stderr
 
@@ -128,7 +113,7 @@ def test_a_taken_port_is_one_line(tmp_path, sqlite_url):
         taken.listen()
         port = taken.getsockname()[1]
         for command in ("api", "mcp"):
-            out = _cli(command, "--port", str(port), env=_env(tmp_path, DATABASE_URL=sqlite_url))
+            out = run_cli(command, "--port", str(port), env=_env(tmp_path, DATABASE_URL=sqlite_url))
             _one_clear_line(out, f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
@@ -142,7 +127,7 @@ def test_a_taken_port_is_one_line(tmp_path, sqlite_url):
 )
 def test_a_bad_setting_is_one_line(tmp_path, sqlite_url, variables, expected):
     env = _env(tmp_path, DATABASE_URL=sqlite_url, **variables)
-    out = _cli("api", "--port", str(free_port()), env=env)
+    out = run_cli("api", "--port", str(free_port()), env=env)
     _one_clear_line(out, expected)
     assert "short" not in out.stderr.replace("shorter", "")  # the value itself is never echoed
 
@@ -177,6 +162,8 @@ def test_serve_on_a_taken_port_prints_no_banner(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        out = _cli("serve", "--port", str(free_port()), "--mcp-port", str(port), env=_env(tmp_path))
+        out = run_cli(
+            "serve", "--port", str(free_port()), "--mcp-port", str(port), env=_env(tmp_path)
+        )
     _one_clear_line(out, f"cannot listen on 127.0.0.1:{port}")
     assert "todo-agent is running" not in out.stdout

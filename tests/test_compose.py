@@ -17,6 +17,7 @@ import yaml
 
 from backend.cli import build_parser
 from backend.config import Settings
+from tests.support.settings import setting_names
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "mcp", "api")
@@ -55,14 +56,6 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         return current or ""
 
     return VARIABLE.sub(replace, value)
-
-
-def setting_names() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else name.upper())
-    return names
 
 
 def command_args(service: dict) -> list[str]:

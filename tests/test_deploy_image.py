@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from backend.cli import build_parser
 from backend.config import Settings
-from tests.servers import PROJECT_ROOT
+from tests.support.processes import PROJECT_ROOT
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 LOCK = PROJECT_ROOT / "requirements.lock"

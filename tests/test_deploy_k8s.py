@@ -21,7 +21,8 @@ import yaml
 
 from backend.cli import build_parser
 from backend.config import Settings
-from tests.servers import PROJECT_ROOT
+from tests.support.processes import PROJECT_ROOT
+from tests.support.settings import setting_names
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
@@ -57,14 +58,6 @@ def resource(kind: str, name: str) -> dict[str, Any]:
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     (only,) = deployment["spec"]["template"]["spec"]["containers"]
     return only
-
-
-def setting_names() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else name.upper())
-    return names
 
 
 def strategic_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

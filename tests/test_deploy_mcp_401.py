@@ -10,17 +10,8 @@ from fastapi.testclient import TestClient
 from backend.config import Settings
 from mcp_server.server import build_app
 from tests.conftest import TEST_SECRET
+from tests.support.mcp import INITIALIZE
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

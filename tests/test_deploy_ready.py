@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.config import get_settings
 from backend.db import get_engine
 from backend.main import create_app
 from backend.migrate import upgrade
-from tests.conftest import _configure
+from tests.conftest import configure
+from tests.databases import migrated_sqlite_from_the_future
 
 
 def _ready(monkeypatch, tmp_path, url: str) -> tuple[int, dict]:
-    settings = _configure(monkeypatch, tmp_path, url)
+    settings = configure(monkeypatch, tmp_path, url)
     try:
         with TestClient(create_app(settings)) as client:
             response = client.get("/ready")
@@ -39,11 +39,6 @@ def test_ready_reports_a_current_schema(monkeypatch, tmp_path) -> None:
 
 
 def test_ready_reports_a_schema_this_code_does_not_know(monkeypatch, tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'todo.db'}"
-    upgrade(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
-    engine.dispose()
+    url = migrated_sqlite_from_the_future(tmp_path)
     status, checks = _ready(monkeypatch, tmp_path, url)
     assert (status, checks["schema"]) == (503, "newer than this version")

@@ -30,7 +30,7 @@ from tests.betterauth.support import (
     better_auth_unavailable,
 )
 from tests.conftest import TEST_SECRET
-from tests.servers import ServiceProcess, running, service_env
+from tests.support.processes import ServiceProcess, running, service_env
 from tests.test_mcp_http import INITIALIZE, post, tool_call
 from tests.test_mcp_stdio import TODO_AGENT
 

@@ -21,7 +21,7 @@ from agents.mcp import MCPServerStreamableHttp
 from agents.testing import ScriptedModel, assistant_message, function_call
 
 from backend.migrate import upgrade
-from tests.support.mcp import MCP_HEADERS
+from tests.support.mcp import INITIALIZE, MCP_HEADERS
 from tests.support.processes import ServiceProcess, running, service_env
 from tests.support.tokens import TEST_SECRET, bearer, token, unsigned_token
 from tests.support.users import random_user
@@ -29,16 +29,6 @@ from tests.support.users import random_user
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 INSPECTOR_VERSION = "2.12.0"
 INSPECTOR_DIR = Path.home() / ".cache" / "todo-agent-tests" / "inspector"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 
 
 def rpc(method: str, params: dict[str, Any]) -> dict[str, Any]:

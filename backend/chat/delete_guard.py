@@ -26,7 +26,7 @@ from typing import Any
 from agents import FunctionTool, RunContextWrapper, Tool
 from agents.items import ToolApprovalItem
 
-from backend.chat.history import ToolCallRecord
+from backend.chat.history import ToolCallRecord, item_field
 
 AWAITING = "awaiting_confirmation"
 DELETE_TOOL = "delete_task"
@@ -92,11 +92,11 @@ def held_task_ids(history: Sequence[Any]) -> list[int]:
     outputs: dict[str, Any] = {}
     held: list[int] = []
     for item in reversed(history):
-        role, kind = _field(item, "role"), _field(item, "type")
+        role, kind = item_field(item, "role"), item_field(item, "type")
         if role == "user":
             break
         if kind == "function_call_output":
-            outputs[str(_field(item, "call_id"))] = _field(item, "output")
+            outputs[str(item_field(item, "call_id"))] = item_field(item, "output")
     for output in outputs.values():
         try:
             result = json.loads(output) if isinstance(output, str) else None
@@ -107,10 +107,6 @@ def held_task_ids(history: Sequence[Any]) -> list[int]:
             if isinstance(task_id, int):
                 held.append(task_id)
     return sorted(set(held))
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
 @dataclass
@@ -179,8 +175,8 @@ def hold(interruptions: Sequence[ToolApprovalItem], finished: dict[str, ToolCall
     held: list[str] = []
     for item in interruptions:
         raw = item.raw_item
-        call_id = str(_field(raw, "call_id") or "")
-        arguments = str(_field(raw, "arguments") or "{}")
+        call_id = str(item_field(raw, "call_id") or "")
+        arguments = str(item_field(raw, "arguments") or "{}")
         try:
             parameters = json.loads(arguments)
         except ValueError:

@@ -133,7 +133,8 @@ def _parameters(arguments: str | None) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _field(item: Any, name: str) -> Any:
+def item_field(item: Any, name: str) -> Any:
+    """A field of an SDK item, which arrives as a dict (replayed) or an object (live)."""
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
@@ -146,16 +147,19 @@ class ToolCallLog:
 
     def call(self, item: ToolCallItem) -> None:
         raw = item.raw_item
-        if _field(raw, "type") == "function_call":
-            self.called[_field(raw, "call_id")] = (_field(raw, "name"), _field(raw, "arguments"))
+        if item_field(raw, "type") == "function_call":
+            self.called[item_field(raw, "call_id")] = (
+                item_field(raw, "name"),
+                item_field(raw, "arguments"),
+            )
 
     def output(self, item: ToolCallOutputItem) -> ToolCallRecord | None:
         raw = item.raw_item
-        call_id = _field(raw, "call_id")
+        call_id = item_field(raw, "call_id")
         if call_id not in self.called:
             return None
         name, arguments = self.called[call_id]
-        output = _field(raw, "output")
+        output = item_field(raw, "output")
         # A call the task server never answered (down, killed) gets the client's TOOL_FAILED
         # text with no MCP result: report it as an error too, not as a successful string.
         is_error = bool((item.custom_data or {}).get("is_error")) or is_error_output(output)

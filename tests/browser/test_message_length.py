@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_tasks_page import sign_in
-from tests.utils import random_user
+from tests.support.users import random_user
 
 
 def test_a_long_message_shows_the_limit_and_is_not_cut_or_sent(

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.browser.conftest import DESKTOP
-from tests.utils import random_user
+from tests.support.users import random_user
 
 
 class Dialogs:

@@ -1,6 +1,6 @@
 """Each provider dialect end to end: the chat routes, the real `openai` client, the real MCP server.
 
-The fake provider (tests/fake_openai.py) speaks what Gemini's OpenAI-compatible endpoint,
+The fake provider (tests/support/fake_openai.py) speaks what Gemini's OpenAI-compatible endpoint,
 Ollama, llama.cpp's server and vLLM send where they differ from OpenAI. Each test runs on both
 routes (`/chat` and `/chat/stream`); a finding of issue #15 is named where it is covered.
 """

@@ -19,12 +19,12 @@ from backend.auth import mint_token
 from backend.config import get_settings
 from backend.db import get_engine
 from backend.migrate import upgrade
-from tests.chat_helpers import empty_database
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, configure
 from tests.eval.cases import HOLDOUT_FILE, PROBE_FILE, Case, judge, load_cases
 from tests.eval.conftest import record
 from tests.eval.memory_runner import run_case_in_memory
-from tests.servers import running, service_env
+from tests.support.chat_fixtures import empty_database
+from tests.support.processes import running, service_env
 
 CASES = load_cases()
 HOLDOUT = load_cases(HOLDOUT_FILE) + load_cases(PROBE_FILE)
@@ -52,27 +52,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         running("mcp", service_env(url, TEST_SECRET, folder / "data"), folder) as mcp,
         pytest.MonkeyPatch.context() as patch,
     ):
-        for name in (
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "MODEL",
-            "REDIS_URL",
-            "JWT_ISSUER",
-            "JWT_AUDIENCE",
-            "CORS_ORIGINS",
-            "ENVIRONMENT",
-        ):
-            patch.delenv(name, raising=False)
-        patch.setenv("DATABASE_URL", url)
-        patch.setenv("BETTER_AUTH_SECRET", TEST_SECRET)
-        patch.setenv("TODO_AGENT_DATA_DIR", str(folder / "data"))
-        patch.setenv("MCP_SERVER_URL", mcp.url)
-        patch.setenv("CHAT_RATE_LIMIT", "0")
-        get_settings.cache_clear()
-        get_engine.cache_clear()
+        settings = configure(patch, folder, url, MCP_SERVER_URL=mcp.url, CHAT_RATE_LIMIT="0")
         from backend.main import create_app
 
-        settings = get_settings()
         assert settings.model_name == "offline"
         with TestClient(create_app(settings)) as client:
             yield client

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fake_openai import FakeOpenAI
 from tests.reliability import figures
 from tests.support.chat import chat_body
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.stack import Stack, stack
 from tests.support.tokens import bearer
 
@@ -32,15 +32,6 @@ def fake() -> Iterator[FakeOpenAI]:
     # Each model call takes a second: time to kill the API while it waits for the reply.
     with FakeOpenAI.running(delay=1.0) as server:
         yield server
-
-
-def _env(fake: FakeOpenAI) -> dict[str, str]:
-    return {
-        "MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "CHAT_RATE_LIMIT": "0",
-    }
 
 
 def _wait_for(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +68,7 @@ def _titles(client: httpx.Client) -> list[str]:
 def test_a_conversation_whose_turn_died_works_again_within_seconds(
     database_url: str, tmp_path, fake: FakeOpenAI
 ) -> None:
-    with stack(database_url, tmp_path, **_env(fake)) as services:
+    with stack(database_url, tmp_path, **fake.service_env(CHAT_RATE_LIMIT="0")) as services:
         with services.client() as client:
             first = client.post(
                 f"/api/{USER}/chat", json=chat_body("buy milk"), headers=bearer(USER)
@@ -149,7 +140,7 @@ def test_a_conversation_whose_turn_died_works_again_within_seconds(
 def test_a_conversation_whose_turn_died_can_be_deleted(
     sqlite_url: str, tmp_path, fake: FakeOpenAI
 ) -> None:
-    with stack(sqlite_url, tmp_path, **_env(fake)) as services:
+    with stack(sqlite_url, tmp_path, **fake.service_env(CHAT_RATE_LIMIT="0")) as services:
         key = uuid.uuid4().hex
         _kill_after_the_tool_ran(services, fake, chat_body("feed the cat"), key)
         services.api.start()

@@ -38,13 +38,7 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def _model_env(fake: FakeOpenAI) -> dict[str, str]:
-    return {
-        "MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "MODEL_TIMEOUT_SECONDS": "1",
-        "CHAT_RATE_LIMIT": "0",
-    }
+    return fake.service_env(MODEL_TIMEOUT_SECONDS="1", CHAT_RATE_LIMIT="0")
 
 
 def _history_agrees_with_tasks(client: httpx.Client, user: str = USER) -> list[str]:

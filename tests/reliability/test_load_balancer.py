@@ -36,7 +36,7 @@ import httpx
 import pytest
 
 from tests.reliability import figures
-from tests.servers import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.stack import Stack
 from tests.support.tokens import bearer
 

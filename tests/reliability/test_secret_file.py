@@ -20,7 +20,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.support.processes import PROJECT_ROOT, running, service_env
+from tests.support.processes import PROJECT_ROOT, run_cli, running, service_env
 
 PROCESSES = 4
 ROUNDS = 60
@@ -46,17 +46,6 @@ print(" ".join(seen))
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=PROJECT_ROOT,
-    )
 
 
 def _embedded_env(tmp_path: Path) -> dict[str, str]:
@@ -98,7 +87,7 @@ def test_a_bad_secret_file_is_refused_with_one_clear_line(tmp_path: Path, proble
         secret.write_text("r" * 64)
         secret.chmod(0o644)
     for command in (["token", "demo"], ["api", "--port", "1"], ["mcp", "--port", "1"]):
-        out = _cli(*command, env=env)
+        out = run_cli(*command, env=env)
         assert out.returncode not in (0, None), (command, out.stdout, out.stderr)
         assert "Traceback" not in out.stderr
         lines = out.stderr.strip().splitlines()
@@ -109,9 +98,9 @@ def test_a_bad_secret_file_is_refused_with_one_clear_line(tmp_path: Path, proble
 def test_the_data_directory_and_database_files_are_private(tmp_path: Path) -> None:
     env = _embedded_env(tmp_path)
     data = tmp_path / "data"
-    assert _cli("migrate", env=env).returncode == 0
+    assert run_cli("migrate", env=env).returncode == 0
     with running("api", env, tmp_path) as api:
-        minted = _cli("token", "demo", env=env).stdout.strip()
+        minted = run_cli("token", "demo", env=env).stdout.strip()
         import httpx
 
         created = httpx.post(
@@ -131,10 +120,10 @@ def test_the_data_directory_and_database_files_are_private(tmp_path: Path) -> No
 def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
     env = _embedded_env(tmp_path)
     data = tmp_path / "data"
-    assert _cli("migrate", env=env).returncode == 0
+    assert run_cli("migrate", env=env).returncode == 0
     data.chmod(0o755)
     (data / "todo.db").chmod(0o644)
-    assert _cli("migrate", env=env).returncode == 0
+    assert run_cli("migrate", env=env).returncode == 0
     assert _mode(data) == 0o700
     assert _mode(data / "todo.db") == 0o600
 
@@ -142,7 +131,7 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
 @pytest.mark.parametrize("weak", ["a" * 32, "ab" * 20, "short-but-random-Q9"])
 def test_production_refuses_a_weak_secret(tmp_path: Path, weak: str) -> None:
     env = dict(service_env("", weak, tmp_path / "data"), ENVIRONMENT="production", DATABASE_URL="")
-    out = _cli("token", "demo", env=env)
+    out = run_cli("token", "demo", env=env)
     assert out.returncode != 0
     assert "BETTER_AUTH_SECRET" in out.stderr and "Traceback" not in out.stderr
 
@@ -152,7 +141,7 @@ def test_production_accepts_a_random_secret(tmp_path: Path) -> None:
     env = dict(
         service_env("", strong, tmp_path / "data"), ENVIRONMENT="production", DATABASE_URL=""
     )
-    out = _cli("token", "demo", env=env)
+    out = run_cli("token", "demo", env=env)
     assert out.returncode == 0, out.stderr
     assert jwt.decode(out.stdout.strip(), strong, algorithms=["HS256"])["sub"] == "demo"
 

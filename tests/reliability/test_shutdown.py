@@ -33,13 +33,7 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def _env(fake: FakeOpenAI, grace: int) -> dict[str, str]:
-    return {
-        "MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "CHAT_RATE_LIMIT": "0",
-        "SHUTDOWN_GRACE_SECONDS": str(grace),
-    }
+    return fake.service_env(CHAT_RATE_LIMIT="0", SHUTDOWN_GRACE_SECONDS=str(grace))
 
 
 def _wait_for(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +80,17 @@ def _start_turns(
     return threads, answers
 
 
+def _sigterm_and_restart(services: Stack, threads: list[threading.Thread]) -> str:
+    """SIGTERM the API (it returns once the process has exited), let the clients finish, start
+    it again; the stopped process's log."""
+    services.api.stop(sig=signal.SIGTERM)
+    for thread in threads:
+        thread.join(30)
+    log = services.api.log()
+    services.api.start()
+    return log
+
+
 def _history(client: httpx.Client, user: str) -> list[tuple[str, str]]:
     listed = client.get(f"/api/{user}/conversations", headers=bearer(user)).json()["items"]
     stored = []
@@ -106,11 +111,7 @@ def test_sigterm_lets_running_turns_finish_and_stores_them(
 ) -> None:
     with stack(database_url, tmp_path, **_env(fake, grace=8)) as services:
         threads, answers = _start_turns(services, fake)
-        services.api.stop(sig=signal.SIGTERM)  # returns once the process has exited
-        for thread in threads:
-            thread.join(30)
-        log = services.api.log()
-        services.api.start()
+        log = _sigterm_and_restart(services, threads)
         with services.client() as client:
             for user in _users():
                 history = _history(client, user)
@@ -131,11 +132,7 @@ def test_sigterm_with_only_disconnected_turns_still_waits_for_them(
     # cancelled the moment the server stopped.
     with stack(sqlite_url, tmp_path, **_env(fake, grace=8)) as services:
         threads, answers = _start_turns(services, fake, connected_turns=0)
-        services.api.stop(sig=signal.SIGTERM)
-        for thread in threads:
-            thread.join(30)
-        log = services.api.log()
-        services.api.start()
+        log = _sigterm_and_restart(services, threads)
         with services.client() as client:
             for user in _users()[CONNECTED:]:
                 history = _history(client, user)
@@ -152,11 +149,7 @@ def test_turns_cut_off_by_the_grace_period_are_stored_as_such_and_logged(
     with stack(sqlite_url, tmp_path, **_env(fake, grace=1)) as services:
         threads, _ = _start_turns(services, fake)
         _wait_for(lambda: len(fake.requests) >= 2 * (CONNECTED + DISCONNECTED), timeout=30)
-        services.api.stop(sig=signal.SIGTERM)  # the tool calls ran; the replies are pending
-        for thread in threads:
-            thread.join(30)
-        log = services.api.log()
-        services.api.start()
+        log = _sigterm_and_restart(services, threads)  # the tool calls ran; the replies are pending
         with services.client() as client:
             for user in _users():
                 history = _history(client, user)

@@ -234,6 +234,15 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def service_env(self, **extra: str) -> dict[str, str]:
+        """The settings that point a `todo-agent api` at this server, plus `extra`."""
+        return {
+            "MODEL": "fake-model",
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            **extra,
+        }
+
     def _next(self, body: dict[str, Any], refused: Failure | None = None) -> Scripted:
         with self._lock:
             if self.record:

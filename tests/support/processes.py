@@ -144,3 +144,15 @@ def running(
         yield service
     finally:
         service.stop()
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`todo-agent ARGS` as a child process of this interpreter, from the project root."""
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+    )

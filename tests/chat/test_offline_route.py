@@ -8,16 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    messages,
-    settings_fixture,
-    tasks,
-)
+from tests.support.chat import chat, messages, tasks
 
 
 def add_via_rest(client, headers, title: str) -> int:

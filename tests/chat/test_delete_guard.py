@@ -11,17 +11,8 @@ from agents.testing import assistant_message, function_call
 
 from backend.chat.delete_guard import deletes_asked_for, is_confirmation
 from backend.deps import get_chat_model
-from tests.chat_helpers import (  # noqa: F401  (the *_fixture names register fixtures)
-    chat,
-    chat_database_fixture,
-    database_url_fixture,
-    headers_fixture,
-    mcp_process_fixture,
-    model_fixture,
-    settings_fixture,
-    tasks,
-)
 from tests.conftest import override_settings
+from tests.support.chat import chat, tasks
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ provider received, and the size per turn.
 
     python benchmarks/context_size.py [--tasks 300] [--turns 25]
 
-To measure an older commit, run it with that tree first on the path (the script uses only
-the fake provider (`tests.support.fake_openai`, or `tests.fake_openai` in older trees), `todo-agent api/mcp` and the REST API, which every version has):
+To measure an older commit, run it with that tree first on the path (the script uses only the
+fake provider — `tests.support.fake_openai`, or `tests.fake_openai` in older trees —,
+`todo-agent api/mcp` and the REST API, which every version has):
 
     git worktree add /tmp/old 84ad153
     cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/benchmarks/context_size.py

@@ -19,6 +19,7 @@ A tool call whose journal entry cannot be written (the database is down) is not 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,7 @@ class TurnJournal:
     fingerprint: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     message_ids: tuple[int, int] | None = None  # the user's and the assistant's, once written
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
     def started(self) -> bool:
@@ -83,13 +85,20 @@ class TurnJournal:
                 "result": NO_RESULT,
             }
         )
-        await database_work().run(self._write)
-        return len(self.entries) - 1
+        index = len(self.entries) - 1
+        await self._write_serially()
+        return index
 
     async def after_call(self, index: int, result: CallToolResult | None) -> None:
         """Record a call's result (None: it failed in transport; the change may have happened)."""
         if result is not None:
             self.entries[index]["result"] = bounded_result(call_result(result))
+            await self._write_serially()
+
+    async def _write_serially(self) -> None:
+        # The model may call several tools at once: without the lock, two first writes would
+        # each insert the turn's messages, and one pair would outlive the turn's final write.
+        async with self._lock:
             await database_work().run(self._write)
 
     def _write(self) -> None:

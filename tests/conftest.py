@@ -136,7 +136,6 @@ def fake_openai_server() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def fake(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
-    """The module's fake server, its script, recorded requests and delay reset for this test."""
-    fake_openai_server.reset()
-    fake_openai_server.delay = 0.0
+    """The module's fake server, its script, recorded requests and settings reset for this test."""
+    fake_openai_server.reset_for_test()
     return fake_openai_server

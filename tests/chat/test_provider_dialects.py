@@ -25,24 +25,9 @@ from tests.support.fake_openai import (
     tool_call,
     tool_calls,
 )
+from tests.support.sse import data_payloads
 
 ROUTES = [pytest.param(False, id="chat"), pytest.param(True, id="stream")]
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    fake_server.reset()
-    yield fake_server
-    fake_server.dialect = "openai"
-    fake_server.context_limit_bytes = None
-    fake_server.default_tool = "add_task"
-    fake_server.signatures.clear()
 
 
 @pytest.fixture
@@ -58,8 +43,7 @@ def stream_events(client: TestClient, headers: dict, message: str, **body) -> li
         "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
     ) as response:
         assert response.status_code == 200, response.read()
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:]) for line in lines]
+        return data_payloads(response.iter_lines())
 
 
 def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:

@@ -21,19 +21,6 @@ from tests.support.processes import free_port
 SECRET_KEY = "sk-test-secret-key-never-logged"
 
 
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI.running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    fake_server.reset()
-    yield fake_server
-    fake_server.delay = 0.0
-
-
 def app_client(settings: Settings, fake: FakeOpenAI, **overrides: object) -> TestClient:
     values = {
         "model": "fake-model",

@@ -225,6 +225,16 @@ class FakeOpenAI:
             self.requests.clear()
             self.max_in_flight = 0
 
+    def reset_for_test(self) -> None:
+        """`reset`, and what a test may have changed put back: delay, dialect, context limit,
+        the default tool, the Gemini signatures it was sent."""
+        self.reset()
+        self.delay = 0.0
+        self.dialect = "openai"
+        self.context_limit_bytes = None
+        self.default_tool = "add_task"
+        self.signatures.clear()
+
     @property
     def pending(self) -> int:
         with self._lock:

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from backend.api.chat_events import chat_event, replayed
 from backend.api.errors import CHAT_ERRORS, as_json_errors, problem_response
-from backend.chat.idempotency import StoredAnswer
+from backend.chat.idempotency import REPLAYED_HEADERS, StoredAnswer
 from backend.chat.turn import TurnFailed, TurnRequest, TurnRun, begin_turn
 from backend.deps import (
     ChatModelDep,
@@ -60,10 +60,12 @@ async def chat_turn(
     settings: SettingsDep,
     task_servers: TaskServersDep,
     running: RunningTurnsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> TurnRun | StoredAnswer:
     """The request's turn, started (it runs on even if the client goes away), or the stored
-    answer of a retry. A stored failure is answered as it was the first time."""
+    answer of a retry. A stored failure is answered as it was the first time; every replay is
+    marked `Idempotent-Replayed: true` (the streaming route's too, through `response`)."""
     request = TurnRequest(
         user_id=user_id,
         token=principal.token,
@@ -72,8 +74,10 @@ async def chat_turn(
         idempotency_key=idempotency_key,
     )
     turn = await begin_turn(request, model=model, settings=settings, task_servers=task_servers)
-    if isinstance(turn, StoredAnswer) and turn.status != 200:
-        raise HTTPException(turn.status, turn.body.get("detail"))
+    if isinstance(turn, StoredAnswer):
+        if turn.status != 200:
+            raise HTTPException(turn.status, turn.body.get("detail"), headers=REPLAYED_HEADERS)
+        response.headers.update(REPLAYED_HEADERS)
     if isinstance(turn, TurnRun):
         running.add(turn)  # so that a cancel request on this process stops it at once
     return turn
@@ -87,7 +91,7 @@ RATE_LIMITED = [Depends(enforce_chat_rate_limit)]
 async def chat(turn: ChatTurnDep) -> Any:
     """Send a message; the assistant answers, using the task tools as needed."""
     if isinstance(turn, StoredAnswer):
-        return JSONResponse(turn.body, status_code=turn.status)
+        return JSONResponse(turn.body, status_code=turn.status, headers=REPLAYED_HEADERS)
     outcome = await turn.result()
     if isinstance(outcome, TurnFailed):
         return problem_response(outcome.problem)

@@ -32,6 +32,9 @@ from backend.models import IdempotentRequest, utcnow
 RUNNING = "running"
 DONE = "done"
 RETENTION_SECONDS = 24 * 3600  # how long a stored answer is replayed
+# Marks a replayed answer (Stripe's header name): it is final for its key, a failure too, so a
+# client that retries 5xx answers stops retrying this key and reads the conversation instead.
+REPLAYED_HEADERS = {"Idempotent-Replayed": "true"}
 
 
 @dataclass(frozen=True)

@@ -420,6 +420,8 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_without_running_tool
     retry = chat(client, headers, "add buy milk", key="k-1")
     assert first.status_code == retry.status_code == 200
     assert retry.json() == first.json()
+    assert "idempotent-replayed" not in first.headers
+    assert retry.headers["Idempotent-Replayed"] == "true"  # a client knows it is a replay
     assert len(model.calls) == 2  # the retry never reached the model
     assert len(tasks(client, headers)) == 1
     assert conversations(client, headers)[0]["message_count"] == 2
@@ -448,6 +450,9 @@ def test_a_failure_after_a_tool_is_the_answer_a_retry_gets(client, model, header
     retry = chat(client, headers, "add buy milk", key="k-4")
     assert first.status_code == retry.status_code == 503
     assert retry.json() == first.json()
+    # A replayed failure is final for its key: the header tells a retrying client to stop.
+    assert "idempotent-replayed" not in first.headers
+    assert retry.headers["Idempotent-Replayed"] == "true"
     assert len(tasks(client, headers)) == 1  # the tool ran once
 
 

@@ -126,6 +126,7 @@ def test_a_conversation_whose_turn_died_works_again_within_seconds(
                 f"/api/{USER}/chat", json=body, headers={**bearer(USER), "Idempotency-Key": key}
             )
             assert retried.status_code in (200, 503), retried.text
+            assert retried.headers["Idempotent-Replayed"] == "true"  # final: stop retrying it
             assert sorted(_titles(client)) == ["buy milk", "call mom", "water the plants"]
             again_retried = client.post(
                 f"/api/{USER}/chat", json=body, headers={**bearer(USER), "Idempotency-Key": key}

@@ -65,6 +65,8 @@ def test_retries_get_the_first_answer_and_tools_run_once(
     assert first.status_code == 200, first.text
     for retry in [*plain, late]:
         assert (retry.status_code, retry.json()) == (200, first.json())
+    assert late.headers["Idempotent-Replayed"] == "true"
+    assert streamed.headers["Idempotent-Replayed"] == "true"  # the stream replayed it too
     done = sse_events(streamed.text)[-2]
     assert done == {"type": "done", **first.json()}
     assert [t["title"] for t in tasks] == ["buy oat milk"]  # the tool ran once

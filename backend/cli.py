@@ -52,10 +52,11 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _check_schema() -> None:
+def _check_schema(settings: Settings) -> None:
+    """The database the server will open (its lifespan's, from the same settings) is migrated."""
     from backend.migrate import require_current_schema
 
-    require_current_schema()
+    require_current_schema(settings.resolved_database_url)
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -107,7 +108,7 @@ def _api(args: argparse.Namespace) -> int:
     settings.jwt_secret  # noqa: B018  (fail fast on a missing production secret)
     check_model_settings(settings)  # and on a model named with no way to reach it
     _check_port_free(args.host, args.port)
-    _check_schema()
+    _check_schema(settings)
     configure_logging(settings.log_level)
     _serve_metrics(settings, args.host, args.workers)
     uvicorn.run(
@@ -128,7 +129,7 @@ def _mcp(args: argparse.Namespace) -> int:
     settings.jwt_secret  # noqa: B018
     if not args.stdio:
         _check_port_free(args.host, args.port)
-    _check_schema()
+    _check_schema(settings)
     if args.stdio:
         return run_stdio()
     _serve_metrics(settings, args.host)

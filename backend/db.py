@@ -1,4 +1,12 @@
-"""Engine, sessions and pool settings.
+"""The process's database: engines, sessions and pool settings.
+
+`Database(settings)` is everything the process holds for its database: the engine, an autocommit
+engine with a pool of its own, and the bound on concurrent database work sized to that pool
+(backend/dbwork.py). The API's and the MCP server's lifespans build one from their `Settings`
+with `open_database` and make it the one in use: `session_scope()`, `get_session()`,
+`database_work()` and `get_engine()` take the database in use. Code that runs with no server (a
+script, a unit test calling `session_scope` directly) gets a default built lazily from the
+environment's settings.
 
 SQLite (the embedded default) gets WAL and a busy timeout so the API and the MCP server, two
 processes, can write the same file. PostgreSQL gets a sized pool that drops dead connections at
@@ -8,9 +16,9 @@ checkout without a round trip (`_drop_closed_connections`).
 from __future__ import annotations
 
 import select
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
-from backend.config import get_settings
+from backend.config import Settings, get_settings
 from backend.datadir import private_dir, private_sqlite_file
 from backend.observability.database import ObservedQueuePool, observe_engine
 
@@ -94,14 +102,88 @@ def _drop_closed_connections(dbapi_connection: Any, _record: Any, _proxy: Any) -
         raise DisconnectionError("the server closed the connection")
 
 
-@lru_cache
+class Database:
+    """The engines and the database-work bound for one `Settings`; `dispose()` closes the pools.
+
+    The autocommit engine has a pool of its own, so that no connection switches mode (a switch
+    costs a SET statement each way). Making either engine opens no connection.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from backend.dbwork import DatabaseWork, pool_capacity  # dbwork builds on this module
+
+        if not settings.database_url:
+            private_dir(settings.data_dir)
+        self.url = settings.resolved_database_url
+        self.engine = make_engine(self.url)
+        self.autocommit_engine = make_engine(self.url, autocommit=True)
+        self.work = DatabaseWork(pool_capacity(self.engine), settings.db_queue_timeout_seconds)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.autocommit_engine.dispose()
+
+
+_in_use: list[Database] = []  # of the `use_database` blocks open now, the innermost last
+_default: Database | None = None
+_default_lock = threading.Lock()
+
+
+@contextmanager
+def use_database(database: Database) -> Iterator[Database]:
+    """Make `database` the one in use until the block ends; the one before comes back after.
+
+    A process-wide choice, not a context variable: a server's requests run in tasks and threads
+    that its lifespan did not start. A process serves one database at a time.
+    """
+    _in_use.append(database)
+    try:
+        yield database
+    finally:
+        _in_use.remove(database)
+
+
+@contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """A server's database for its lifetime: built from `settings`, in use, disposed at the end."""
+    database = Database(settings)
+    try:
+        with use_database(database):
+            yield database
+    finally:
+        database.dispose()
+
+
+def current_database() -> Database:
+    """The database in use: the running server's, else the default from the environment.
+
+    The default is built on first use from `get_settings()`, for code that runs with no server
+    (a script, a unit test calling `session_scope` directly); `forget_default_database` drops it.
+    """
+    global _default
+    if innermost := _in_use[-1:]:  # one step: a server on another thread may be stopping
+        return innermost[0]
+    if (default := _default) is not None:
+        return default
+    with _default_lock:
+        if _default is None:
+            _default = Database(get_settings())
+        return _default
+
+
+def forget_default_database() -> None:
+    """Dispose of the default database; the next use builds it from the settings of then."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.dispose()
+        _default = None
+
+
 def get_engine(*, autocommit: bool = False) -> Engine:
-    """The process's engine; the autocommit one has a pool of its own, so that no connection
-    switches mode (a switch costs a SET statement each way)."""
-    settings = get_settings()
-    if not settings.database_url:
-        private_dir(settings.data_dir)
-    return make_engine(settings.resolved_database_url, autocommit=autocommit)
+    """The engine of the database in use (`current_database`)."""
+    database = current_database()
+    return database.autocommit_engine if autocommit else database.engine
 
 
 @contextmanager
@@ -112,14 +194,14 @@ def session_scope(*, autocommit: bool = False) -> Iterator[Session]:
     commits on its own, which spares the BEGIN and COMMIT round trips (3 statements become 1
     for adding a task). A read before that one write sees what a transaction's would under
     PostgreSQL's default READ COMMITTED; none of it takes locks.
+
+    On the database in use: the running server's, else the default from the environment.
     """
-    # `get_engine()` for the default: lru_cache keys `get_engine(autocommit=False)` apart.
-    engine = get_engine(autocommit=True) if autocommit else get_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(get_engine(autocommit=autocommit), expire_on_commit=False) as session:
         yield session
 
 
 def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request."""
+    """FastAPI dependency: one session per request, on the database in use (the app's)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session

@@ -27,8 +27,7 @@ import anyio.to_thread
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from backend.config import get_settings
-from backend.db import get_engine, session_scope
+from backend.db import current_database, session_scope
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,19 +94,9 @@ class DatabaseWork:
         return int(slots.borrowed_tokens)
 
 
-_work_by_engine: weakref.WeakKeyDictionary[Engine, DatabaseWork] = weakref.WeakKeyDictionary()
-
-
 def database_work() -> DatabaseWork:
-    """The bound for the configured engine (one per engine, sized to its pool)."""
-    engine = get_engine()
-    work = _work_by_engine.get(engine)
-    if work is None:
-        settings = get_settings()
-        work = _work_by_engine[engine] = DatabaseWork(
-            pool_capacity(engine), settings.db_queue_timeout_seconds
-        )
-    return work
+    """The bound of the database in use (`backend.db.current_database`), sized to its pool."""
+    return current_database().work
 
 
 async def in_session(work: Callable[[Session], T]) -> T:

@@ -261,7 +261,6 @@ def scratch_service(model: str | None) -> Iterator[tuple[Path, str]]:
         from backend.config import get_settings
 
         get_settings.cache_clear()
-        _forget_engine()
         log = (data / "mcp.log").open("w")
         mcp = None
         try:
@@ -290,15 +289,6 @@ def scratch_service(model: str | None) -> Iterator[tuple[Path, str]]:
                 else:
                     os.environ[name] = value
             get_settings.cache_clear()
-            _forget_engine()
-
-
-def _forget_engine() -> None:
-    """The process's engine points at the database of the settings it was made from."""
-    from backend.db import get_engine
-
-    get_engine().dispose()
-    get_engine.cache_clear()
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -315,7 +305,10 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def _empty_database() -> None:
-    """Every case starts from an empty scratch database: its tasks are #1, #2... as it says."""
+    """Every case starts from an empty scratch database: its tasks are #1, #2... as it says.
+
+    The database in use is the in-process API's (its lifespan's), as for `_seed`.
+    """
     from sqlalchemy import inspect as inspect_database
     from sqlmodel import SQLModel
 

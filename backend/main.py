@@ -22,6 +22,7 @@ from backend.chat.running import RunningTurns
 from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
+from backend.db import open_database
 from backend.environment import neutralise_empty_variables
 from backend.middleware import RequestContextMiddleware
 from backend.observability.app import observe_api
@@ -36,29 +37,34 @@ __all__ = ["create_app", "install_error_handlers", "lifespan"]
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the clients every request shares from `app.state.settings`; close them at the end.
 
+    - the database (`app.state.database`): its engines and the bound on database work, in use
+      by `session_scope()`, `get_session()` and `database_work()` while the app runs;
     - the chat rate limiter (with its Redis client when `REDIS_URL` is set);
     - the model provider, holding the one OpenAI client and its connection pool;
     - the MCP task-server client, holding the pool of keep-alive connections to it;
     - process-wide Agents SDK options (tracing), set once.
 
-    On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py).
+    On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py);
+    the database is disposed of last, after the turns that use it.
     """
     settings: Settings = app.state.settings
     configure_sdk(settings)
-    app.state.rate_limiter = build_rate_limiter(settings)
-    app.state.model_provider = ModelProvider(settings)
-    app.state.task_servers = TaskServerClient()
-    app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
-    app.state.running_turns = RunningTurns()  # for a cancel request that lands here
-    try:
-        yield
-    finally:
-        await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close
-        await app.state.task_servers.aclose()
-        await app.state.model_provider.aclose()
-        await app.state.rate_limiter.aclose()
-        if (api_limits := getattr(app.state, "api_limits", None)) is not None:
-            await api_limits.rate.aclose()  # built on first use (backend/admission.py)
+    with open_database(settings) as database:
+        app.state.database = database
+        app.state.rate_limiter = build_rate_limiter(settings)
+        app.state.model_provider = ModelProvider(settings)
+        app.state.task_servers = TaskServerClient()
+        app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
+        app.state.running_turns = RunningTurns()  # for a cancel request that lands here
+        try:
+            yield
+        finally:
+            await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close
+            await app.state.task_servers.aclose()
+            await app.state.model_provider.aclose()
+            await app.state.rate_limiter.aclose()
+            if (api_limits := getattr(app.state, "api_limits", None)) is not None:
+                await api_limits.rate.aclose()  # built on first use (backend/admission.py)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -25,6 +27,7 @@ from starlette.responses import JSONResponse
 
 from backend.auth import AuthError, verify_token
 from backend.config import Settings, get_settings
+from backend.db import Database, open_database
 from backend.logs import configure_logging
 from backend.observability.app import observe_mcp_app
 from mcp_server.auth import JWTTokenVerifier, authenticated_as
@@ -96,6 +99,21 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
+def database_lifespan(settings: Settings) -> Callable[[Any], AbstractAsyncContextManager[Database]]:
+    """The server's lifespan: its database, built from `settings`, in use while it runs.
+
+    The SDK enters it once per process over HTTP (the session manager's run), once per `run()`
+    over stdio, and once per connection of an in-memory client.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[Database]:
+        with open_database(settings) as database:
+            yield database
+
+    return lifespan
+
+
 def build_server(settings: Settings | None = None) -> TodoMCPServer:
     settings = settings or get_settings()
     server = TodoMCPServer(
@@ -110,6 +128,7 @@ def build_server(settings: Settings | None = None) -> TodoMCPServer:
         # `resource_server_url` (OAuth protected-resource metadata), which we leave unset:
         # tokens come from the Better Auth frontend, not from an OAuth flow this server runs.
         auth=AuthSettings(issuer_url=AnyHttpUrl("http://127.0.0.1"), resource_server_url=None),
+        lifespan=database_lifespan(settings),
     )
     add_tools(server)
     server.middleware.append(ToolMetricsMiddleware(server))  # tool calls in /metrics

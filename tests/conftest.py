@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from backend.auth import mint_token
 from backend.config import Settings, get_settings
-from backend.db import get_engine
+from backend.db import forget_default_database
 from backend.migrate import upgrade
 from tests.databases import postgres_server_url, scratch_database, truncate_all
 from tests.support.fake_openai import FakeOpenAI
@@ -69,7 +69,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str, **env: str) -
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    forget_default_database()
     return get_settings()
 
 
@@ -77,9 +77,8 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path, url: str, **env: str) -
 def settings(monkeypatch: pytest.MonkeyPatch, tmp_path, database_url: str) -> Iterator[Settings]:
     """Settings pointing at the test database; the process-wide caches are reset around it."""
     yield configure(monkeypatch, tmp_path, database_url)
-    get_engine().dispose()
+    forget_default_database()
     get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 @pytest.fixture
@@ -87,9 +86,8 @@ def sqlite_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path, sqlite_url: str
 ) -> Iterator[Settings]:
     yield configure(monkeypatch, tmp_path, sqlite_url)
-    get_engine().dispose()
+    forget_default_database()
     get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 @pytest.fixture

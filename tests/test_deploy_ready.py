@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from backend.config import get_settings
-from backend.db import get_engine
+from backend.db import forget_default_database
 from backend.main import create_app
 from backend.migrate import upgrade
 from tests.conftest import configure
@@ -19,9 +19,8 @@ def _ready(monkeypatch, tmp_path, url: str) -> tuple[int, dict]:
             response = client.get("/ready")
         return response.status_code, response.json()["checks"]
     finally:
-        get_engine().dispose()
+        forget_default_database()
         get_settings.cache_clear()
-        get_engine.cache_clear()
 
 
 def test_ready_reports_an_unmigrated_schema(monkeypatch, tmp_path) -> None:

@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 
 import backend.auth
 from backend.config import Settings, get_settings
-from backend.db import get_engine
+from backend.db import forget_default_database
 from backend.deps import get_chat_model
 from backend.migrate import upgrade
 from tests.betterauth.support import (
@@ -95,13 +95,12 @@ def api(
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MODEL", "REDIS_URL", "CORS_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    forget_default_database()
     settings: Settings = get_settings()
     with TestClient(create_app(settings)) as client:
         yield client
-    get_engine().dispose()
+    forget_default_database()
     get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def bearer(user: BetterAuthUser) -> dict[str, str]:

@@ -30,7 +30,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from backend.auth import mint_token
 from backend.config import Settings, get_settings
-from backend.db import get_engine
 from backend.deps import get_chat_model
 from backend.logs import JsonFormatter
 from backend.main import create_app
@@ -97,7 +96,7 @@ def api(
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("MCP_SERVER_URL", mcp_url)
     get_settings.cache_clear()
-    get_engine.cache_clear()  # made anew, with tracing on: its statements get spans
+    # Its lifespan makes its database anew, with tracing on: its statements get spans.
     with TestClient(create_app(get_settings())) as client:
         yield client
 

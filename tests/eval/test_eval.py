@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from backend.auth import mint_token
 from backend.config import get_settings
-from backend.db import get_engine
+from backend.db import forget_default_database
 from backend.migrate import upgrade
 from tests.conftest import TEST_SECRET, configure
 from tests.eval.cases import HOLDOUT_FILE, PROBE_FILE, Case, judge, load_cases
@@ -58,9 +58,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         assert settings.model_name == "offline"
         with TestClient(create_app(settings)) as client:
             yield client
-        get_engine().dispose()
+        forget_default_database()
         get_settings.cache_clear()
-        get_engine.cache_clear()
 
 
 def run_case_over_http(client: TestClient, case: Case) -> list[str]:

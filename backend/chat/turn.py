@@ -162,7 +162,7 @@ def _begin_idempotent(
     request: TurnRequest, fingerprint: str, settings: Settings
 ) -> idempotency.StoredAnswer | None:
     assert request.idempotency_key is not None
-    with session_scope() as session:
+    with session_scope(autocommit=True) as session:  # single statements (see `begin`)
         return idempotency.begin(
             session=session,
             user_id=request.user_id,
@@ -175,7 +175,7 @@ def _begin_idempotent(
 def _release_key(request: TurnRequest) -> None:
     if request.idempotency_key is None:
         return
-    with session_scope() as session:
+    with session_scope(autocommit=True) as session:  # one statement
         idempotency.release(session=session, user_id=request.user_id, key=request.idempotency_key)
         session.commit()
 
@@ -464,7 +464,7 @@ class TurnRun:
         request, claimed = self.prepared.request, self.prepared.claimed
 
         def check() -> bool:
-            with session_scope() as session:
+            with session_scope(autocommit=True) as session:  # one read, no transaction
                 return cancel.cancel_requested(
                     session=session,
                     user_id=request.user_id,

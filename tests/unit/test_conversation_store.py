@@ -14,7 +14,6 @@ from backend.chat import claims
 from backend.chat import store as conversations
 from backend.chat.claims import ClaimedTurn
 from backend.chat.store import ConversationNotFoundError, TurnInProgressError
-from backend.db import make_engine
 from backend.models import Conversation, utcnow
 
 CLAIM_SECONDS = 600.0
@@ -156,24 +155,21 @@ def test_a_journaled_turn_is_finished_in_place(session: Session) -> None:
     assert stored(session, turn.conversation_id).turn_claim is None
 
 
-@pytest.mark.parametrize("autocommit", [False, True])
+@pytest.mark.parametrize("session", [False, True], ids=["transaction", "autocommit"], indirect=True)
 def test_a_claim_whose_history_cannot_be_read_is_given_back(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, autocommit: bool
+    session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The chat turn claims in autocommit: the claim is committed before the history is read.
-    engine = make_engine(database_url, pooled=False, autocommit=autocommit)
-    with Session(engine) as session:
-        first = claim(session, None)
-        record(session, first, "add buy milk", "Added it.")
+    first = claim(session, None)
+    record(session, first, "add buy milk", "Added it.")
 
-        def unreadable(*_: object) -> None:
-            raise RuntimeError("the history could not be read")
+    def unreadable(*_: object) -> None:
+        raise RuntimeError("the history could not be read")
 
-        monkeypatch.setattr(claims, "_newest_messages", unreadable)
-        with pytest.raises(RuntimeError):
-            claim(session, first.conversation_id)
-        assert stored(session, first.conversation_id).turn_claim is None
-    engine.dispose()
+    monkeypatch.setattr(claims, "_newest_messages", unreadable)
+    with pytest.raises(RuntimeError):
+        claim(session, first.conversation_id)
+    assert stored(session, first.conversation_id).turn_claim is None
 
 
 def test_abandoning_drops_a_conversation_made_for_the_turn(session: Session) -> None:

@@ -6,9 +6,9 @@ another user's task is indistinguishable from a missing one.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, or_
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from backend.models import Task, TaskCreate, TaskUpdate, utcnow
@@ -84,14 +84,26 @@ def read_task(*, session: Session, user_id: str, task_id: int) -> Task:
     return task
 
 
+def _changed(session: Session, user_id: str, task_id: int, values: dict[str, Any]) -> Task:
+    """Apply `values` to one of the user's tasks and return it as stored: one UPDATE ...
+    RETURNING (no read before the write). The caller commits."""
+    changed: Task | None = session.exec(
+        update(Task)
+        .where(col(Task.id) == task_id, col(Task.user_id) == user_id)
+        .values(**values, updated_at=utcnow())
+        .returning(Task)
+    ).scalar()
+    if changed is None:
+        raise TaskNotFoundError(task_id)
+    return changed
+
+
 def update_task(*, session: Session, user_id: str, task_id: int, task_in: TaskUpdate) -> Task:
-    task = read_task(session=session, user_id=user_id, task_id=task_id)
     changes = task_in.model_dump(exclude_unset=True, exclude_none=True)
-    if changes:
-        task.sqlmodel_update(changes)
-        task.updated_at = utcnow()
-        session.add(task)
-        session.commit()  # no re-read: see create_task
+    if not changes:
+        return read_task(session=session, user_id=user_id, task_id=task_id)
+    task = _changed(session, user_id, task_id, changes)
+    session.commit()  # no re-read: see create_task
     return task
 
 
@@ -102,15 +114,18 @@ def set_completed(*, session: Session, user_id: str, task_id: int, completed: bo
 
 
 def toggle_task(*, session: Session, user_id: str, task_id: int) -> Task:
-    task = read_task(session=session, user_id=user_id, task_id=task_id)
-    return set_completed(
-        session=session, user_id=user_id, task_id=task_id, completed=not task.completed
-    )
+    task = _changed(session, user_id, task_id, {"completed": ~col(Task.completed)})
+    session.commit()
+    return task
 
 
 def delete_task(*, session: Session, user_id: str, task_id: int) -> Task:
     """Delete and return the task as it was, so callers can say what was deleted."""
-    task = read_task(session=session, user_id=user_id, task_id=task_id)
-    session.delete(task)
+    deleted: Task | None = session.exec(
+        delete(Task).where(col(Task.id) == task_id, col(Task.user_id) == user_id).returning(Task)
+    ).scalar()
+    if deleted is None:
+        raise TaskNotFoundError(task_id)
+    session.expunge(deleted)  # gone from the database: keep it as it was, never re-read
     session.commit()
-    return task
+    return deleted

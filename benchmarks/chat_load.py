@@ -17,7 +17,8 @@ Every scenario sends a fixed number of requests, each with a timeout, so a run i
                session reused), measured in this process
 6 accounting   (PostgreSQL) a second API + MCP pair behind counting proxies: SQL statements
                (by kind), PostgreSQL connections and MCP requests (by JSON-RPC method) per turn
-               and per floor request, and the connections a cold burst of 20 sessions opens
+               (without and with an Idempotency-Key) and per floor request, and the
+               connections a cold burst of 20 sessions opens
 
 On PostgreSQL, scenarios 2 and 3 also report the connections opened (pg_stat_database.sessions)
 per turn, the peak of open connections, and the peak of connections idle in a transaction
@@ -851,15 +852,22 @@ async def accounting(stack: Target, sizes: Sizes) -> dict[str, Any]:
                 for index in range(5):
                     await chat_turn(http, api.url, chatter, f"add warm-up {index}", Outcome())
                     await rest_add(http, api.url, writer, f"warm-up {index}", Outcome())
-                chatter.conversation_id = None
-                for counter in counters.values():
-                    counter.reset_peak()
-                before = snapshot()
-                for index in range(ACCOUNTED_TURNS):
-                    if index % 10 == 0:
-                        chatter.conversation_id = None
-                    await chat_turn(http, api.url, chatter, f"add counted task {index}", turns)
-                per_turn_counts = {k: _delta(v, before[k]) for k, v in snapshot().items()}
+
+                async def counted_turns(user: User, keyed: bool) -> dict[str, dict[str, int]]:
+                    user.conversation_id = None
+                    for counter in counters.values():
+                        counter.reset_peak()
+                    before = snapshot()
+                    for index in range(ACCOUNTED_TURNS):
+                        if index % 10 == 0:
+                            user.conversation_id = None
+                        if keyed:  # a client that may retry: a fresh key per request
+                            user.headers["Idempotency-Key"] = f"{user.name}-{index}"
+                        await chat_turn(http, api.url, user, f"add counted task {index}", turns)
+                    return {k: _delta(v, before[k]) for k, v in snapshot().items()}
+
+                per_turn_counts = await counted_turns(chatter, keyed=False)
+                per_keyed_counts = await counted_turns(User(stack, "acct-keyed"), keyed=True)
                 for counter in counters.values():
                     counter.reset_peak()
                 before = snapshot()
@@ -877,6 +885,7 @@ async def accounting(stack: Target, sizes: Sizes) -> dict[str, Any]:
         "errors": turns.errors | cold.errors | {f"floor {k}": v for k, v in floor.errors.items()},
         "tool_calls_per_turn": turns.tool_calls,
         "per_turn": per_turn,
+        "per_keyed_turn": {k: _per(v, ACCOUNTED_TURNS) for k, v in per_keyed_counts.items()},
         "per_floor_request": {k: _per(v, ACCOUNTED_TURNS) for k, v in per_floor_counts.items()},
         "cold_burst": {"sessions": COLD_BURST, **burst},
         "sql_statements_per_turn": statements,
@@ -972,6 +981,7 @@ def table(results: dict[str, Any]) -> str:
     if (r := results.get("accounting")) is not None and "per_turn" in r:
         for label, figures in [
             ("6 per turn", r["per_turn"]),
+            ("6 per keyed turn", r.get("per_keyed_turn", {})),
             ("6 per floor", r["per_floor_request"]),
         ]:
             for name, counts in figures.items():

@@ -5,10 +5,15 @@ the same conversation never interleave. The claim expires, so a crashed process 
 conversation forever. The turn ends by `record_turn` (store it, release the claim) or
 `abandon_turn` (undo a turn that changed nothing); both leave the commit to the caller, so that
 the idempotent answer can join the same transaction.
+
+`claim_turn` needs no transaction: the claim is one statement, and the history read after it
+sees what a transaction would under READ COMMITTED. The chat turn runs it in autocommit
+(`session_scope(autocommit=True)`), which spares the BEGIN and COMMIT round trips.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,9 +99,22 @@ def claim_turn(
     if claimed.rowcount != 1:
         session.rollback()
         raise_taken_or_missing(session, user_id, conversation_id)
-    history = _newest_messages(session, conversation_id, history_limit)
+    try:
+        history = _newest_messages(session, conversation_id, history_limit)
+    except Exception:
+        _give_back(session, user_id, conversation_id, claim)
+        raise
     session.commit()
     return ClaimedTurn(conversation_id, claim, created=False, history=history, started_at=now)
+
+
+def _give_back(session: Session, user_id: str, conversation_id: int, claim: str) -> None:
+    """Release a claim whose turn cannot start. In a transaction the rollback alone undoes it;
+    in autocommit the claim is already committed and must be released."""
+    session.rollback()
+    with contextlib.suppress(Exception):  # the database is down: the claim lapses with its lease
+        _release(session, user_id, conversation_id, claim)
+        session.commit()
 
 
 def _release(session: Session, user_id: str, conversation_id: int, claim: str) -> None:
@@ -112,6 +130,46 @@ def _release(session: Session, user_id: str, conversation_id: int, claim: str) -
     )
 
 
+def insert_turn_messages(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: int,
+    user_message: str,
+    asked_at: datetime,
+    reply: str,
+    tool_calls: list[dict[str, Any]],
+    replied_at: datetime,
+) -> tuple[int, int]:
+    """Add a turn's user message and reply to `session` in one INSERT; return their ids.
+
+    The caller commits."""
+    messages = [
+        Message(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            role="user",
+            content=user_message,
+            created_at=asked_at,
+        ),
+        Message(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            role="assistant",
+            content=reply,
+            tool_calls=tool_calls,
+            created_at=replied_at,
+        ),
+    ]
+    session.add_all(messages)
+    # One flush: SQLAlchemy sends both rows in one INSERT ... RETURNING on PostgreSQL, ids in
+    # the order added, so the user's message gets the lower id (history order).
+    session.flush()
+    asked_id, answered_id = (message.id for message in messages)
+    assert asked_id is not None and answered_id is not None
+    return asked_id, answered_id
+
+
 def record_turn(
     *,
     session: Session,
@@ -120,31 +178,39 @@ def record_turn(
     user_message: str,
     reply: str,
     tool_calls: list[dict[str, Any]],
+    journaled: tuple[int, int] | None = None,
 ) -> tuple[int, int]:
     """Add a finished (or partly finished) turn to `session`, bump activity, release the claim;
     return the ids of the stored user message and reply.
 
+    `journaled`: the (user message, reply) ids the turn's journal wrote; the user message is
+    kept as it is and the reply is given its final content, in place.
+
     The caller commits, so that storing the idempotent answer can join the same transaction.
     """
     now = utcnow()
-    stored: list[tuple[str, str, list[dict[str, Any]], datetime]] = [
-        ("user", user_message, [], turn.started_at),
-        ("assistant", reply, tool_calls, now),
-    ]
-    ids: list[int] = []
-    for role, content, calls, created_at in stored:
-        message = Message(
-            conversation_id=turn.conversation_id,
+    if journaled is None:
+        ids = insert_turn_messages(
+            session=session,
             user_id=user_id,
-            role=role,
-            content=content,
-            tool_calls=calls,
-            created_at=created_at,
+            conversation_id=turn.conversation_id,
+            user_message=user_message,
+            asked_at=turn.started_at,
+            reply=reply,
+            tool_calls=tool_calls,
+            replied_at=now,
         )
-        session.add(message)
-        session.flush()  # one at a time: the user's message gets the lower id (history order)
-        assert message.id is not None
-        ids.append(message.id)
+    else:
+        ids = journaled
+        session.exec(
+            update(Message)
+            .where(
+                col(Message.id) == journaled[1],
+                col(Message.conversation_id) == turn.conversation_id,
+                col(Message.user_id) == user_id,
+            )
+            .values(content=reply, tool_calls=tool_calls, created_at=now)
+        )
     ours = col(Conversation.turn_claim) == turn.claim
     session.exec(
         update(Conversation)
@@ -158,7 +224,7 @@ def record_turn(
             ),
         )
     )
-    return ids[0], ids[1]
+    return ids
 
 
 def abandon_turn(*, session: Session, user_id: str, turn: ClaimedTurn) -> None:

@@ -70,7 +70,9 @@ def begin(
 ) -> StoredAnswer | None:
     """None: the caller runs the request. A StoredAnswer: the caller replays it.
 
-    Raises KeyStillRunningError or KeyReusedError.
+    Raises KeyStillRunningError or KeyReusedError. Every step is one statement that stands on
+    its own (the INSERT decides who runs, the UPDATEs are guarded by what they read), so the
+    chat turn runs this in autocommit, without BEGIN and COMMIT.
     """
     now = utcnow()
     _forget_expired(session, user_id, now)

@@ -9,8 +9,9 @@ before the MCP client sends a tool call, the journal commits it:
   "interrupted" answer on the request's Idempotency-Key row (still running);
 - each call is recorded before it is sent and updated with its result when it returns.
 
-When the turn ends, normally or not, its final write replaces the journal's two messages with
-the real ones in the same transaction. If the process dies instead, what ran is in the history,
+When the turn ends, normally or not, its final write gives the journal's assistant message its
+final content and tool calls in place (the user's message stays as written), in the same
+transaction as the rest of the turn's end. If the process dies instead, what ran is in the history,
 the claim lapses within seconds (backend/chat/lease.py), and a retry with the key gets the
 interrupted answer instead of running the tools again (backend/chat/idempotency.py).
 
@@ -22,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mcp.types import CallToolResult
-from sqlalchemy import delete, update
-from sqlmodel import Session, col
+from sqlalchemy import update
+from sqlmodel import col
 
-from backend.chat import idempotency
+from backend.chat import claims, idempotency
 from backend.chat.history import bounded_result
 from backend.db import session_scope
 from backend.dbwork import database_work
@@ -65,6 +67,7 @@ class TurnJournal:
     user_id: str
     conversation_id: int
     user_message: str
+    started_at: datetime  # the turn's start: the time its user message is stored with
     idempotency_key: str | None = None
     fingerprint: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -102,54 +105,42 @@ class TurnJournal:
             await database_work().run(self._write)
 
     def _write(self) -> None:
-        with session_scope() as session:
-            if self.message_ids is None:
-                ids = self._insert(session)
-                session.commit()
-                self.message_ids = ids
-                return
+        if self.message_ids is None:
+            self.message_ids = self._insert()
+            return
+        # One statement, atomic on its own: no transaction around it.
+        with session_scope(autocommit=True) as session:
             session.exec(
                 update(Message)
                 .where(col(Message.id) == self.message_ids[1])
                 .values(tool_calls=list(self.entries))
             )
-            session.commit()
 
-    def _insert(self, session: Session) -> tuple[int, int]:
-        now = utcnow()
-        asked = Message(
-            conversation_id=self.conversation_id,
-            user_id=self.user_id,
-            role="user",
-            content=self.user_message,
-            created_at=now,
-        )
-        session.add(asked)
-        session.flush()
-        answered = Message(
-            conversation_id=self.conversation_id,
-            user_id=self.user_id,
-            role="assistant",
-            content=INTERRUPTED_REPLY,
-            tool_calls=list(self.entries),
-            created_at=now,
-        )
-        session.add(answered)
-        session.flush()
-        if self.idempotency_key is not None and self.fingerprint is not None:
-            idempotency.store_answer(
+    def _insert(self) -> tuple[int, int]:
+        key, fingerprint = self.idempotency_key, self.fingerprint
+        keyed = (key, fingerprint) if key is not None and fingerprint is not None else None
+        # Both messages go in one INSERT, atomic on its own; the interrupted answer on the
+        # Idempotency-Key row must commit with them, so a keyed turn takes a transaction.
+        with session_scope(autocommit=keyed is None) as session:
+            ids = claims.insert_turn_messages(
                 session=session,
                 user_id=self.user_id,
-                key=self.idempotency_key,
-                request_fingerprint=self.fingerprint,
-                answer=idempotency.StoredAnswer(503, {"detail": INTERRUPTED_DETAIL}),
                 conversation_id=self.conversation_id,
-                final=False,
+                user_message=self.user_message,
+                asked_at=self.started_at,
+                reply=INTERRUPTED_REPLY,
+                tool_calls=list(self.entries),
+                replied_at=utcnow(),
             )
-        assert asked.id is not None and answered.id is not None
-        return asked.id, answered.id
-
-    def discard(self, session: Session) -> None:
-        """Remove the journal's messages (the caller writes the final ones, same transaction)."""
-        if self.message_ids is not None:
-            session.exec(delete(Message).where(col(Message.id).in_(self.message_ids)))
+            if keyed is not None:
+                idempotency.store_answer(
+                    session=session,
+                    user_id=self.user_id,
+                    key=keyed[0],
+                    request_fingerprint=keyed[1],
+                    answer=idempotency.StoredAnswer(503, {"detail": INTERRUPTED_DETAIL}),
+                    conversation_id=self.conversation_id,
+                    final=False,
+                )
+            session.commit()
+        return ids

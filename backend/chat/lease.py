@@ -54,7 +54,9 @@ def renew_claim(
 def _renew(
     user_id: str, conversation_id: int, claim: str, key: str | None, lease_seconds: float
 ) -> bool:
-    with session_scope() as session:
+    # The claim and the key are renewed together (a transaction) or, without a key, in one
+    # statement that needs none.
+    with session_scope(autocommit=key is None) as session:
         ours = renew_claim(
             session=session,
             user_id=user_id,

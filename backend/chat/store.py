@@ -6,8 +6,9 @@ share (ownership, "no live claim", their errors) are here.
 The service convention, here and in `backend.tasks`, `claims` and `idempotency`: functions take
 `*, session, user_id, ...`, and every query is scoped by `user_id` (another user's conversation
 is indistinguishable from a missing one). A function that is a whole operation commits; one that
-is a step of a larger transaction (`claims.record_turn`, `claims.abandon_turn`,
-`idempotency.store_answer`, `idempotency.release`) leaves the commit to its caller and says so.
+is a step of a larger transaction (`claims.record_turn`, `claims.insert_turn_messages`,
+`claims.abandon_turn`, `idempotency.store_answer`, `idempotency.release`) leaves the commit to its
+caller and says so.
 The functions are synchronous (SQLModel sessions); the async chat turn calls them on a worker
 thread and never holds a session while the model runs.
 """

@@ -146,7 +146,8 @@ TurnEvent = TurnStarted | TextDelta | ToolStarted | ToolCalled | TurnDone | Turn
 
 
 def _claim(request: TurnRequest, settings: Settings) -> claims.ClaimedTurn:
-    with session_scope() as session:
+    # One write (the claim) and a read: no transaction needed (see `backend.chat.claims`).
+    with session_scope(autocommit=True) as session:
         return claims.claim_turn(
             session=session,
             user_id=request.user_id,
@@ -161,7 +162,7 @@ def _begin_idempotent(
     request: TurnRequest, fingerprint: str, settings: Settings
 ) -> idempotency.StoredAnswer | None:
     assert request.idempotency_key is not None
-    with session_scope() as session:
+    with session_scope(autocommit=True) as session:  # single statements (see `begin`)
         return idempotency.begin(
             session=session,
             user_id=request.user_id,
@@ -174,7 +175,7 @@ def _begin_idempotent(
 def _release_key(request: TurnRequest) -> None:
     if request.idempotency_key is None:
         return
-    with session_scope() as session:
+    with session_scope(autocommit=True) as session:  # one statement
         idempotency.release(session=session, user_id=request.user_id, key=request.idempotency_key)
         session.commit()
 
@@ -315,11 +316,12 @@ class TurnRun:
         request, claimed = self.prepared.request, self.prepared.claimed
         calls = ToolCallLog()
         journal = self.journal = TurnJournal(  # tool calls written as they happen
-            request.user_id,
-            claimed.conversation_id,
-            request.message,
-            request.idempotency_key,
-            self.prepared.fingerprint,
+            user_id=request.user_id,
+            conversation_id=claimed.conversation_id,
+            user_message=request.message,
+            started_at=claimed.started_at,
+            idempotency_key=request.idempotency_key,
+            fingerprint=self.prepared.fingerprint,
         )
         beating = lease.heartbeat(  # the claim is renewed while the turn runs
             user_id=request.user_id,
@@ -462,7 +464,7 @@ class TurnRun:
         request, claimed = self.prepared.request, self.prepared.claimed
 
         def check() -> bool:
-            with session_scope() as session:
+            with session_scope(autocommit=True) as session:  # one read, no transaction
                 return cancel.cancel_requested(
                     session=session,
                     user_id=request.user_id,
@@ -507,8 +509,6 @@ class TurnRun:
         if not stored_calls and self.journal is not None:
             stored_calls = list(self.journal.entries)  # sent, but the SDK never reported them
         with session_scope() as session:
-            if self.journal is not None:
-                self.journal.discard(session)  # replaced by the final messages, atomically
             stored = claims.record_turn(
                 session=session,
                 user_id=request.user_id,
@@ -516,6 +516,8 @@ class TurnRun:
                 user_message=request.message,
                 reply=reply,
                 tool_calls=stored_calls,
+                # The journal's messages, if it wrote them, become the final ones in place.
+                journaled=None if self.journal is None else self.journal.message_ids,
             )
             if request.idempotency_key is not None and prepared.fingerprint is not None:
                 idempotency.store_answer(

@@ -14,9 +14,11 @@ from backend.db import make_engine
 
 
 @pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
+def session(database_url: str, request: pytest.FixtureRequest) -> Iterator[Session]:
     # The app's own engine setup (SQLite foreign keys on), so ON DELETE CASCADE behaves the same.
-    engine = make_engine(database_url, pooled=False)
+    # Parametrized indirectly with True: an autocommit session (each statement commits alone).
+    autocommit = bool(getattr(request, "param", False))
+    engine = make_engine(database_url, pooled=False, autocommit=autocommit)
     with Session(engine) as opened:
         yield opened
     engine.dispose()

@@ -118,6 +118,60 @@ def test_history_is_the_newest_messages_oldest_first(session: Session) -> None:
     ]
 
 
+def test_a_journaled_turn_is_finished_in_place(session: Session) -> None:
+    turn = claim(session, None)
+    journaled = claims.insert_turn_messages(  # what the turn's journal writes before a tool
+        session=session,
+        user_id="alice",
+        conversation_id=turn.conversation_id,
+        user_message="add buy milk",
+        asked_at=turn.started_at,
+        reply="interrupted",
+        tool_calls=[{"call_id": "journal-0", "tool": "add_task", "parameters": {}}],
+        replied_at=utcnow(),
+    )
+    session.commit()
+    calls = [{"call_id": "c1", "tool": "add_task", "parameters": {}, "result": {"id": 1}}]
+    ids = claims.record_turn(
+        session=session,
+        user_id="alice",
+        turn=turn,
+        user_message="add buy milk",
+        reply="Added it.",
+        tool_calls=calls,
+        journaled=journaled,
+    )
+    session.commit()
+    assert ids == journaled and journaled[0] < journaled[1]
+    session.expire_all()
+    read = conversations.read_messages(
+        session=session, user_id="alice", conversation_id=turn.conversation_id
+    )
+    assert [(m.id, m.role, m.content, m.tool_calls) for m in read] == [
+        (journaled[0], "user", "add buy milk", []),
+        (journaled[1], "assistant", "Added it.", calls),
+    ]
+    assert read[0].created_at == turn.started_at
+    assert stored(session, turn.conversation_id).turn_claim is None
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["transaction", "autocommit"], indirect=True)
+def test_a_claim_whose_history_cannot_be_read_is_given_back(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chat turn claims in autocommit: the claim is committed before the history is read.
+    first = claim(session, None)
+    record(session, first, "add buy milk", "Added it.")
+
+    def unreadable(*_: object) -> None:
+        raise RuntimeError("the history could not be read")
+
+    monkeypatch.setattr(claims, "_newest_messages", unreadable)
+    with pytest.raises(RuntimeError):
+        claim(session, first.conversation_id)
+    assert stored(session, first.conversation_id).turn_claim is None
+
+
 def test_abandoning_drops_a_conversation_made_for_the_turn(session: Session) -> None:
     turn = claim(session, None)
     claims.abandon_turn(session=session, user_id="alice", turn=turn)

@@ -14,6 +14,14 @@ from backend.chat.idempotency import KeyReusedError, KeyStillRunningError, Store
 from backend.models import Conversation, IdempotentRequest, utcnow
 
 LEASE = 10.0
+
+
+# Both ways `begin` may run: the chat turn runs it in autocommit (conftest's `session`).
+pytestmark = pytest.mark.parametrize(
+    "session", [False, True], ids=["transaction", "autocommit"], indirect=True
+)
+
+
 FINGERPRINT = idempotency.fingerprint("add buy milk", None)
 ANSWER = StoredAnswer(status=200, body={"conversation_id": 1, "response": "Added it."})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from backend import tasks
@@ -140,3 +141,27 @@ def test_delete_returns_the_task_as_it_was_and_removes_it(session: Session) -> N
     with pytest.raises(TaskNotFoundError):
         tasks.read_task(session=session, user_id="alice", task_id=task_id)
     assert [task.id for task in tasks.list_tasks(session=session, user_id="alice")] == [other]
+
+
+@pytest.mark.parametrize("session", [True], ids=["autocommit"], indirect=True)
+def test_each_change_is_one_statement(session: Session) -> None:
+    # As the MCP tools run them (autocommit, and like every session of the app, no re-read after
+    # a commit): the write returns the row, no read before it.
+    session.expire_on_commit = False
+    task_id = add(session, "alice", "Buy milk")
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement.split()[0])
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    done = tasks.set_completed(session=session, user_id="alice", task_id=task_id, completed=True)
+    assert done.completed
+    assert not tasks.toggle_task(session=session, user_id="alice", task_id=task_id).completed
+    renamed = tasks.update_task(
+        session=session, user_id="alice", task_id=task_id, task_in=TaskUpdate(title="Milk")
+    )
+    assert renamed.title == "Milk"
+    deleted = tasks.delete_task(session=session, user_id="alice", task_id=task_id)
+    assert (deleted.id, deleted.title) == (task_id, "Milk")
+    assert sent == ["UPDATE", "UPDATE", "UPDATE", "DELETE"]

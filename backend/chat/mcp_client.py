@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import ssl
 import time
@@ -41,7 +42,7 @@ import httpx2
 from agents import AgentBase, RunContextWrapper, UserError
 from agents.mcp import MCPServer
 from agents.mcp.util import MCPToolCustomDataContext
-from mcp import Client
+from mcp import Client, ClientSession
 from mcp.client.caching import CacheConfig, InMemoryResponseCacheStore
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -157,6 +158,36 @@ def _unknown_tool(result: CallToolResult) -> bool:
     return "unknown tool" in text.lower()
 
 
+class _OutputValidators:
+    """Each tool's compiled output-schema validator, shared by every client of the process.
+
+    `mcp` compiles a tool's validator (checking the schema against its metaschema, the larger
+    part of a `call_tool`'s CPU) once per session, and every request here has a session of its
+    own. A validator is kept with the schema it was built from; a changed schema (a deploy)
+    builds a new one. Validators hold no state between validations, so sessions can share them.
+    """
+
+    def __init__(self) -> None:
+        self._by_tool: dict[str, tuple[str, Any]] = {}  # tool: (its schema's JSON, validator)
+
+    def lend(self, session: ClientSession, tool: str) -> None:
+        """Give `session` the validator for `tool`'s listed output schema, built at most once."""
+        # `mcp` 2.x keeps the listed schemas and their validators on the session; the locked
+        # version is what tests/test_mcp_client.py checks this against.
+        schema = session._tool_output_schemas.get(tool)
+        if schema is None:
+            return  # not listed, or no output schema: nothing to validate against
+        key = json.dumps(schema, sort_keys=True)
+        held = self._by_tool.get(tool)
+        if held is None or held[0] != key:
+            try:
+                held = (key, session._output_schema_validator(tool, schema))
+            except RuntimeError:
+                return  # an invalid schema: the session's own check reports it, as before
+            self._by_tool[tool] = held
+        session._tool_output_validators[tool] = held[1]
+
+
 class TaskServer(MCPServer):
     """One turn's MCP server for the Agents SDK: the caller's token, the process's pool and cache.
 
@@ -246,8 +277,9 @@ class TaskServer(MCPServer):
 
         async def call(client: Client) -> CallToolResult:
             # From the cache: gives this client the tools' output schemas, so that it checks
-            # the result without listing again.
+            # the result without listing again, with the process's compiled validator.
             await client.list_tools()
+            self._owner.validators.lend(client.session, tool_name)
             return await client.call_tool(tool_name, arguments, meta=wire_meta)
 
         started, outcome = time.perf_counter(), "failed"
@@ -325,6 +357,7 @@ class TaskServerClient:
     def __init__(self) -> None:
         self._pool = _SharedPool()
         self._cache_store = InMemoryResponseCacheStore(max_entries=64)
+        self.validators = _OutputValidators()
         self._refresh: set[str] = set()  # URLs whose tool list must be fetched anew
 
     def http_client(

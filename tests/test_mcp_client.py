@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonschema.validators
 import pytest
+from mcp import Client
 
 from backend.chat.mcp_client import TaskServerClient
 from backend.config import Settings
@@ -64,3 +65,33 @@ async def test_each_output_schema_is_compiled_once_per_process(
     check = jsonschema.validators.validator_for(schema)(schema)
     assert check.is_valid({"task_id": 1, "status": "created", "title": "x"})
     assert not check.is_valid({"title": "no id"})
+
+
+async def test_turns_take_the_tool_list_from_the_process_while_it_is_fresh(
+    mcp_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No client per turn just to list the tools; a tool the server no longer knows (a deploy)
+    makes the next turn fetch the list anew."""
+    listings: list[str] = []
+    list_tools = Client.list_tools
+
+    async def counting(self: Client, **options: Any) -> Any:
+        listings.append(options.get("cache_mode", "use"))
+        return await list_tools(self, **options)
+
+    monkeypatch.setattr(Client, "list_tools", counting)
+    clients, settings = TaskServerClient(), _settings(mcp_service)
+    try:
+        for _ in range(3):
+            async with clients.connect(token(random_user()), settings) as server:
+                assert {tool.name for tool in await server.list_tools()} >= {"add_task"}
+        assert listings == ["refresh"]  # fetched once, by the first turn
+        async with clients.connect(token(random_user()), settings) as server:
+            result = await server.call_tool("no_such_tool", {})
+            assert result.is_error
+        async with clients.connect(token(random_user()), settings) as server:
+            assert {tool.name for tool in await server.list_tools()} >= {"add_task"}
+    finally:
+        await clients.aclose()
+    # The call's client read the list from mcp's cache; the next turn fetched it again.
+    assert listings == ["refresh", "use", "refresh"]

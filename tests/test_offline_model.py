@@ -176,3 +176,24 @@ async def test_calls_it_did_not_plan_stop_the_turn_instead_of_acting_blindly() -
     output = await _ask(OfflineModel(), items)
     assert output[0].type == "message"
     assert "check your list" in output[0].content[0].text
+
+
+async def test_each_message_and_tool_output_is_parsed_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every model call reads the whole conversation again; what it read before is not re-parsed."""
+    from backend.chat.offline import results
+    from backend.chat.offline.intents import clauses
+
+    parsed: list[str] = []
+    decoded: list[str] = []
+    split, decode = clauses.split_clauses, results._decode
+    monkeypatch.setattr(clauses, "split_clauses", lambda text: parsed.append(text) or split(text))
+    monkeypatch.setattr(results, "_decode", lambda out: decoded.append(str(out)) or decode(out))
+    chat = Conversation()
+    # Words no other test uses, so no earlier test has filled the cache with these texts.
+    for message in ("add quokka grooming", "add wombat feeding", "what's left?", "thanks"):
+        await chat.say(message)
+    assert "Quokka grooming" in chat.replies[2] and "Wombat feeding" in chat.replies[2]
+    assert len(parsed) == len(set(parsed)) and len(decoded) == len(set(decoded))
+    assert len(decoded) >= 3  # two adds and the listing were read

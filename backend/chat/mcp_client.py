@@ -7,10 +7,12 @@ tool call and nothing else:
 
 - the protocol version is pinned (`PROTOCOL_VERSION`): no `server/discover` probe and no
   `initialize` / `notifications/initialized` round trips;
-- the tool list is fetched once per process and served from `mcp`'s response cache (one store
-  per `TaskServerClient`) for as long as the server's freshness hint says (`ttlMs`, scope
-  "public": the same list for every caller; `mcp_server.server`), and fetched again early after
-  a call names a tool the server no longer knows (a deploy changed it);
+- the tool list is fetched once per process and kept for as long as the server's freshness hint
+  says (`ttlMs`, scope "public": the same list for every caller; `mcp_server.server`): a turn
+  takes it from the process (`TaskServerClient.tools`, no client at all), and each call's client
+  from `mcp`'s response cache (one store per `TaskServerClient`), which gives it the tools'
+  output schemas; it is fetched again early after a call names a tool the server no longer
+  knows (a deploy changed it);
 - every turn gets its own `TaskServer` (the Agents SDK's public `MCPServer` interface over the
   official `mcp.Client`), whose HTTP client carries the caller's own token, so the MCP server
   scopes every tool to them; the HTTP clients share one pool of keep-alive TCP connections and
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import ssl
 import time
@@ -41,11 +44,18 @@ import httpx2
 from agents import AgentBase, RunContextWrapper, UserError
 from agents.mcp import MCPServer
 from agents.mcp.util import MCPToolCustomDataContext
-from mcp import Client
+from mcp import Client, ClientSession
 from mcp.client.caching import CacheConfig, InMemoryResponseCacheStore
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, RequestParamsMeta, Tool
+from mcp.types import (
+    CallToolResult,
+    GetPromptResult,
+    ListPromptsResult,
+    ListToolsResult,
+    RequestParamsMeta,
+    Tool,
+)
 
 from backend.auth import AuthError, verify_token
 from backend.chat.tool_errors import TOOL_FAILED, failure_message
@@ -157,6 +167,36 @@ def _unknown_tool(result: CallToolResult) -> bool:
     return "unknown tool" in text.lower()
 
 
+class _OutputValidators:
+    """Each tool's compiled output-schema validator, shared by every client of the process.
+
+    `mcp` compiles a tool's validator (checking the schema against its metaschema, the larger
+    part of a `call_tool`'s CPU) once per session, and every request here has a session of its
+    own. A validator is kept with the schema it was built from; a changed schema (a deploy)
+    builds a new one. Validators hold no state between validations, so sessions can share them.
+    """
+
+    def __init__(self) -> None:
+        self._by_tool: dict[str, tuple[str, Any]] = {}  # tool: (its schema's JSON, validator)
+
+    def lend(self, session: ClientSession, tool: str) -> None:
+        """Give `session` the validator for `tool`'s listed output schema, built at most once."""
+        # `mcp` 2.x keeps the listed schemas and their validators on the session; the locked
+        # version is what tests/test_mcp_client.py checks this against.
+        schema = session._tool_output_schemas.get(tool)
+        if schema is None:
+            return  # not listed, or no output schema: nothing to validate against
+        key = json.dumps(schema, sort_keys=True)
+        held = self._by_tool.get(tool)
+        if held is None or held[0] != key:
+            try:
+                held = (key, session._output_schema_validator(tool, schema))
+            except RuntimeError:
+                return  # an invalid schema: the session's own check reports it, as before
+            self._by_tool[tool] = held
+        session._tool_output_validators[tool] = held[1]
+
+
 class TaskServer(MCPServer):
     """One turn's MCP server for the Agents SDK: the caller's token, the process's pool and cache.
 
@@ -212,12 +252,16 @@ class TaskServer(MCPServer):
     async def connect(self) -> None:
         url = self._settings.mcp_server_url
         await self._owner.check_reachable(url, self._settings.mcp_timeout_seconds)
-        refresh = self._owner.take_refresh(url)
-        with agents_bridge.bridged_span():  # a listing request nests under the SDK's span
-            listing = await self._isolated(
-                lambda client: client.list_tools(cache_mode="refresh" if refresh else "use")
-            )
-        self._tools = list(listing.tools)
+        tools = self._owner.tools(url)
+        if tools is None:
+            # Fetched, never served from mcp's cache: its freshness runs from this request.
+            sent = time.monotonic()
+            with agents_bridge.bridged_span():  # a listing request nests under the SDK's span
+                listing = await self._isolated(
+                    lambda client: client.list_tools(cache_mode="refresh")
+                )
+            tools = self._owner.keep_tools(url, listing, sent)
+        self._tools = list(tools)
 
     async def cleanup(self) -> None:
         """Nothing stays open between calls."""
@@ -246,8 +290,9 @@ class TaskServer(MCPServer):
 
         async def call(client: Client) -> CallToolResult:
             # From the cache: gives this client the tools' output schemas, so that it checks
-            # the result without listing again.
+            # the result without listing again, with the process's compiled validator.
             await client.list_tools()
+            self._owner.validators.lend(client.session, tool_name)
             return await client.call_tool(tool_name, arguments, meta=wire_meta)
 
         started, outcome = time.perf_counter(), "failed"
@@ -325,7 +370,8 @@ class TaskServerClient:
     def __init__(self) -> None:
         self._pool = _SharedPool()
         self._cache_store = InMemoryResponseCacheStore(max_entries=64)
-        self._refresh: set[str] = set()  # URLs whose tool list must be fetched anew
+        self.validators = _OutputValidators()
+        self._tools: dict[str, tuple[list[Tool], float]] = {}  # URL: (tools, fresh until)
 
     def http_client(
         self, headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None
@@ -343,14 +389,28 @@ class TaskServerClient:
             share_public=True,
         )
 
-    def refresh_tools(self, url: str) -> None:
-        self._refresh.add(url)
+    def tools(self, url: str) -> list[Tool] | None:
+        """The server's tool list while it is fresh, else None (to be fetched)."""
+        kept = self._tools.get(url)
+        if kept is None or time.monotonic() >= kept[1]:
+            return None
+        return kept[0]
 
-    def take_refresh(self, url: str) -> bool:
-        if url in self._refresh:
-            self._refresh.discard(url)
-            return True
-        return False
+    def keep_tools(self, url: str, listing: ListToolsResult, sent: float) -> list[Tool]:
+        """Keep a fetched listing for every caller, as long as the server's hint allows.
+
+        Only a complete listing the server marks "public" with a freshness (ours: five
+        minutes) is kept; any other is fetched by each turn. Its tools are never changed
+        after this: turns share them (the SDK copies a schema before it rewrites one).
+        """
+        tools = list(listing.tools)
+        if "ttl_ms" in listing.model_fields_set and listing.cache_scope == "public":
+            if listing.next_cursor is None:
+                self._tools[url] = (tools, sent + listing.ttl_ms / 1000)
+        return tools
+
+    def refresh_tools(self, url: str) -> None:
+        self._tools.pop(url, None)
 
     async def check_reachable(self, url: str, seconds: float) -> None:
         """Raise OSError if the server accepts no TCP connection (stopped, wrong address).

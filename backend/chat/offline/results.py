@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _ERROR_WORDS = re.compile(
@@ -103,6 +104,23 @@ def _error_message(text: str) -> str:
 
 
 def parse_tool_output(output: Any) -> ToolResult:
+    if isinstance(output, str) and len(output) <= _CACHED_OUTPUT_CHARS:
+        return _parse_text_output(output)
+    return _parse_output(output)
+
+
+# Every earlier tool output of the conversation is read again on each model call; a text's
+# result depends on the text alone (results are frozen), so each is parsed once per process.
+# Long listings are parsed each time, which keeps the cache's memory small.
+_CACHED_OUTPUT_CHARS = 8192
+
+
+@lru_cache(maxsize=1024)
+def _parse_text_output(output: str) -> ToolResult:
+    return _parse_output(output)
+
+
+def _parse_output(output: Any) -> ToolResult:
     data = _decode(output)
     if isinstance(data, dict) and set(data) == {"result"}:
         data = data["result"]

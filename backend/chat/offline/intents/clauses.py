@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from backend.chat.offline.intents import add, complete, delete, listing, update
 from backend.chat.offline.intents.chat import parse_chat
@@ -165,12 +166,19 @@ def _said_as_task(clause: str) -> str:
 
 
 def parse_message(message: str) -> list[Intent]:
+    return list(_parse_message(message))
+
+
+# The model reads every earlier message of the conversation again on each call; a message's
+# intents depend on its text alone (intents are frozen), so each text is parsed once per process.
+@lru_cache(maxsize=2048)
+def _parse_message(message: str) -> tuple[Intent, ...]:
     # A line break (with any bullet: "-", "*", "1.") ends a clause or an item, like a semicolon.
     text = normalize(re.sub(r"\s*\n\s*(?:[-*•]|\d+[.)])?\s*", " ; ", message.strip()))
     if not text:
-        return [Intent(IntentKind.UNKNOWN, text="")]
+        return (Intent(IntentKind.UNKNOWN, text=""),)
     if labelled := parse_labelled_add(text):
-        return [labelled]
+        return (labelled,)
     intents: list[Intent] = []
     clauses = split_clauses(text)
     if len(clauses) == 1 and (said := _SAID_THEN_ASK.match(text)):
@@ -191,7 +199,7 @@ def parse_message(message: str) -> list[Intent]:
             if said_task:
                 intent = Intent(IntentKind.ADD, text=clause, tasks=(NewTask(title=said_task),))
         intents.append(intent or Intent(IntentKind.UNKNOWN, text=clean(clause) or clause))
-    return bind_references(intents)
+    return tuple(bind_references(intents))
 
 
 _NAMING_KINDS = frozenset(

@@ -23,6 +23,7 @@ from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.environment import neutralise_empty_variables
+from backend.heap import long_lived_heap_frozen
 from backend.middleware import RequestContextMiddleware
 from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
@@ -39,7 +40,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     - the chat rate limiter (with its Redis client when `REDIS_URL` is set);
     - the model provider, holding the one OpenAI client and its connection pool;
     - the MCP task-server client, holding the pool of keep-alive connections to it;
-    - process-wide Agents SDK options (tracing), set once.
+    - process-wide Agents SDK options (tracing), set once;
+
+    and then exempts the heap as it is from garbage collection (`backend.heap`).
 
     On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py).
     """
@@ -51,7 +54,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
     app.state.running_turns = RunningTurns()  # for a cancel request that lands here
     try:
-        yield
+        with long_lived_heap_frozen():  # what is built by now lives as long as the app
+            yield
     finally:
         await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close
         await app.state.task_servers.aclose()

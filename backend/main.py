@@ -23,7 +23,7 @@ from backend.chat.sockets import SocketConnections
 from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.environment import neutralise_empty_variables
-from backend.heap import long_lived_heap_frozen
+from backend.heap import collector_set_for_serving
 from backend.middleware import RequestContextMiddleware
 from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
@@ -42,7 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     - the MCP task-server client, holding the pool of keep-alive connections to it;
     - process-wide Agents SDK options (tracing), set once;
 
-    and then exempts the heap as it is from garbage collection (`backend.heap`).
+    and then sets the garbage collector for serving (`backend.heap`).
 
     On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py).
     """
@@ -54,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
     app.state.running_turns = RunningTurns()  # for a cancel request that lands here
     try:
-        with long_lived_heap_frozen():  # what is built by now lives as long as the app
+        with collector_set_for_serving():  # what is built by now lives as long as the app
             yield
     finally:
         await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close

@@ -1,6 +1,6 @@
 """What a model request carries, seen on the wire without any network (an httpx mock transport):
 `store` (finding 8), the context budget (finding 2), the stream normaliser (findings 3, 6, 7),
-and the messages and tools sent as they are (#21).
+the messages and tools sent as they are, and answers parsed by pydantic's validator (#21).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing_extensions import get_type_hints, is_typeddict
 
 from backend.chat import context_budget
 from backend.chat.provider_model import SENT_AS_IS, ProviderCalls, RequestLimits, sent_as_is
+from backend.chat.providers import ProviderClient
 from backend.chat.stream_normaliser import (
     IncompleteStreamError,
     StreamNormaliser,
@@ -157,6 +158,86 @@ def test_the_callers_own_extra_body_still_wins() -> None:
 def test_anything_but_lists_is_left_to_the_client() -> None:
     kwargs: dict[str, Any] = {"model": "m", "messages": iter(MESSAGES)}
     assert sent_as_is(kwargs) is kwargs
+
+
+# --- answers parsed by pydantic's validator ----------------------------------------------------
+
+
+def chunk_event(delta: dict[str, Any], finish: str | None = None) -> str:
+    chunk = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+def streaming_client(events: list[str]) -> ProviderClient:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = "".join(events) + "data: [DONE]\n\n"
+        return httpx2.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    return ProviderClient(
+        api_key="sk-test",
+        base_url="http://127.0.0.1:1/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)),
+        max_retries=0,
+    )
+
+
+async def streamed(client: ProviderClient) -> list[ChatCompletionChunk]:
+    stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    return [chunk async for chunk in stream]
+
+
+def counted_constructs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    import openai._base_client as base_client
+
+    built: list[Any] = []
+    real = base_client.construct_type
+
+    def counting(*, type_: Any, value: Any, **kwargs: Any) -> Any:
+        built.append(value)
+        return real(type_=type_, value=value, **kwargs)
+
+    monkeypatch.setattr(base_client, "construct_type", counting)
+    return built
+
+
+async def test_chunks_that_fit_openais_types_are_validated_not_constructed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = counted_constructs(monkeypatch)
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    extra = {"extra_content": {"google": {"thought_signature": "sig"}}}
+    client = streaming_client(
+        [
+            chunk_event({"role": "assistant", "content": "Hel"}),
+            chunk_event({"content": "lo"}),
+            chunk_event({"tool_calls": [{**call, "function": {"name": "f"}, **extra}]}),
+            chunk_event({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+            chunk_event({}, "tool_calls"),
+        ]
+    )
+    chunks = await streamed(client)
+    assert built == []
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == "Hello"
+    tool_call = (chunks[2].choices[0].delta.tool_calls or [])[0]
+    assert getattr(tool_call, "extra_content", None) == extra["extra_content"]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_chunk_openais_types_refuse_is_built_as_the_client_always_did(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = counted_constructs(monkeypatch)
+    quirk = {"index": 0, "function": {"name": "f", "arguments": {"title": "x"}}}  # llama.cpp
+    chunks = await streamed(streaming_client([chunk_event({"tool_calls": [quirk]}, "stop")]))
+    assert len(built) == 1
+    function = (chunks[0].choices[0].delta.tool_calls or [])[0].function
+    assert function is not None and function.arguments == {"title": "x"}  # for the normaliser
 
 
 # --- the context budget -------------------------------------------------------------------------

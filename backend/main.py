@@ -24,6 +24,7 @@ from backend.chatkit.router import router as chatkit_router
 from backend.config import Settings, get_settings
 from backend.db import open_database
 from backend.environment import neutralise_empty_variables
+from backend.heap import collector_set_for_serving
 from backend.middleware import RequestContextMiddleware
 from backend.observability.app import observe_api
 from backend.ratelimit import build_rate_limiter
@@ -42,7 +43,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     - the chat rate limiter (with its Redis client when `REDIS_URL` is set);
     - the model provider, holding the one OpenAI client and its connection pool;
     - the MCP task-server client, holding the pool of keep-alive connections to it;
-    - process-wide Agents SDK options (tracing), set once.
+    - process-wide Agents SDK options (tracing), set once;
+
+    and then sets the garbage collector for serving (`backend.heap`).
 
     On shutdown, running chat turns get `SHUTDOWN_GRACE_SECONDS` to finish (backend/shutdown.py);
     the database is disposed of last, after the turns that use it.
@@ -57,7 +60,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.socket_connections = SocketConnections()  # WebSocket chat channels per user
         app.state.running_turns = RunningTurns()  # for a cancel request that lands here
         try:
-            yield
+            with collector_set_for_serving():  # what is built by now lives as long as the app
+                yield
         finally:
             await drain_turns(settings.shutdown_grace_seconds)  # before the clients they use close
             await app.state.task_servers.aclose()

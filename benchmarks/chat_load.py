@@ -80,6 +80,9 @@ LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT = 60.0
 SESSIONS = 50  # concurrent sessions of scenarios 2 and 3 (--sessions)
 MODEL_DELAY = 1.0  # seconds per call of the fake model
+# Characters per streamed chunk of the fake model (--model-chunk-chars; a real model sends about
+# a token, ~4 characters); None: the fake's default, each text or arguments in three chunks.
+MODEL_CHUNK_CHARS: int | None = None
 SEED_MESSAGES = 2000
 SEED_TASKS = 5000
 
@@ -280,6 +283,7 @@ def fake_openai(delay: float, folder: Path) -> Iterator[tuple[str, int]]:
         [
             *(sys.executable, "-m", "tests.support.fake_openai"),
             *("--port", str(port), "--delay", str(delay)),
+            *(("--chunk-chars", str(MODEL_CHUNK_CHARS)) if MODEL_CHUNK_CHARS else ()),
         ],
         cwd=ROOT,
         stdout=log,
@@ -578,6 +582,7 @@ async def slow_model(stack: Target, sizes: Sizes) -> dict[str, Any]:
     p95_ratio = latency["p95_ms"] / (single_s * 1000)
     return {
         "model_delay_s": MODEL_DELAY,
+        "model_chunk_chars": MODEL_CHUNK_CHARS,
         "model_calls_per_turn": 2,
         "single_session": summary(single.latencies),
         "sessions": SESSIONS,
@@ -1068,7 +1073,9 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
     print(
         f"\n{info['cores']} cores, load {info['load_at_start']} -> {info['load_at_end']}, "
         f"Python {info['python']}, {kind} {info['db_version']}, {report['mode']} run, "
-        f"{args.api_workers} API worker(s), metrics {args.metrics}, tracing {args.tracing}\n"
+        f"{args.api_workers} API worker(s), metrics {args.metrics}, tracing {args.tracing}"
+        + (f", fake model chunks of {MODEL_CHUNK_CHARS} chars" if MODEL_CHUNK_CHARS else "")
+        + "\n"
     )
     print(table(report["results"]))
     print(f"\nwritten to {path.relative_to(ROOT)}")
@@ -1076,7 +1083,7 @@ async def _run_in(folder: Path, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global SESSIONS
+    global SESSIONS, MODEL_CHUNK_CHARS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
@@ -1092,9 +1099,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-workers", type=int, default=1, help="`todo-agent api --workers N` (default 1)"
     )
+    parser.add_argument(
+        "--model-chunk-chars",
+        type=int,
+        help="scenario 3: the fake model streams this many characters per chunk "
+        "(default: each text in three chunks)",
+    )
     observability_switch.add_arguments(parser)
     args = parser.parse_args(argv)
     SESSIONS = args.sessions
+    MODEL_CHUNK_CHARS = args.model_chunk_chars
     if args.api_workers > 1:
         API_OPTIONS[:] = ["--workers", str(args.api_workers)]
     unknown = set(args.scenarios.replace(" ", "").split(",")) - set(SCENARIOS) - {""}

@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import ssl
 from functools import lru_cache
+from typing import Any
 
 import httpx2
+import pydantic
 from agents import Model, ModelBehaviorError, set_tracing_disabled
 from openai import APIError, AsyncOpenAI, DefaultAsyncHttpxClient
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from backend.chat.provider_model import ProviderModel, RequestLimits
 from backend.chat.tracing_key import configure_tracing
@@ -62,6 +65,27 @@ def configure_sdk(settings: Settings) -> None:
     set_tracing_disabled(not (openai_export or tracing_enabled()))
 
 
+class ProviderClient(AsyncOpenAI):
+    """`AsyncOpenAI`, parsing answers with pydantic's validator when they fit OpenAI's types.
+
+    The client builds every answer, and every chunk of a streamed one, with its own lenient
+    `construct_type`, a walk in Python that took ~46 µs per chunk against ~2 µs for pydantic's
+    validator; a real model streams about a token per chunk, so a turn's answers are dozens of
+    chunks. What the validator refuses (a provider's quirk: arguments as an object, an unknown
+    finish reason) is built the client's way, as before.
+    """
+
+    def _process_response_data(
+        self, *, data: object, cast_to: Any, response: httpx2.Response
+    ) -> Any:
+        if cast_to is ChatCompletionChunk or cast_to is ChatCompletion:
+            try:
+                return cast_to.model_validate(data)
+            except pydantic.ValidationError:
+                pass
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
+
+
 @lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
     # Building an SSL context costs ~25 ms (it loads the CA bundle); do it once per process and
@@ -77,7 +101,7 @@ def new_openai_client(settings: Settings) -> AsyncOpenAI:
     # itself (an empty OPENAI_BASE_URL from compose broke every request). It still reads the
     # organization and project from there when given None: empty ones go first.
     neutralise_empty_variables()
-    return AsyncOpenAI(
+    return ProviderClient(
         # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the client needs one.
         api_key=settings.openai_api_key or "unused",
         base_url=settings.openai_base_url or OPENAI_BASE_URL,

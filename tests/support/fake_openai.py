@@ -190,6 +190,9 @@ class FakeOpenAI:
     retry_after_ms: int = 1
     # Every request body, for assertions. Off for long benchmark runs (memory stays flat).
     record: bool = True
+    # Stream text and arguments in pieces of this many characters (a real model sends about a
+    # token, ~4 characters, per chunk); None: each in three pieces.
+    chunk_chars: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
 
@@ -298,7 +301,9 @@ class FakeOpenAI:
         model = body.get("model", "fake")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = _chunks(answer, model, include_usage, self.dialect, self.signatures)
+            chunks = _chunks(
+                answer, model, include_usage, self.dialect, self.signatures, self.chunk_chars
+            )
             return StreamingResponse(_sse(chunks), media_type="text/event-stream")
         return JSONResponse(_completion(answer, model, self.dialect, self.signatures))
 
@@ -499,11 +504,11 @@ def _completion(
     }
 
 
-def _pieces(value: str, parts: int = 3) -> list[str]:
-    """Split a string into a few chunks, like a real stream does."""
+def _pieces(value: str, size: int | None = None) -> list[str]:
+    """Split a string into chunks like a real stream does: of `size` characters, or three."""
     if not value:
         return []
-    size = max(1, -(-len(value) // parts))
+    size = size or max(1, -(-len(value) // 3))
     return [value[i : i + size] for i in range(0, len(value), size)]
 
 
@@ -513,6 +518,7 @@ def _chunks(
     include_usage: bool,
     dialect: str = "openai",
     signatures: dict[str, str] | None = None,
+    chunk_chars: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     base = {
         "id": "chatcmpl-" + uuid.uuid4().hex,
@@ -525,7 +531,7 @@ def _chunks(
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     yield chunk({"role": "assistant", "content": ""})
-    for piece in _pieces(answer.text or ""):
+    for piece in _pieces(answer.text or "", chunk_chars):
         yield chunk({"content": piece})
     if dialect != "openai" and dialect != "vllm":
         yield from _whole_call_chunks(
@@ -549,7 +555,8 @@ def _chunks(
             }
         )
         arguments = call.arguments
-        for fragment in _pieces(arguments if isinstance(arguments, str) else json.dumps(arguments)):
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        for fragment in _pieces(text, chunk_chars):
             yield chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
     yield chunk({}, "tool_calls" if answer.calls else "stop")
     if include_usage:
@@ -610,6 +617,11 @@ def main(argv: list[str] | None = None) -> int:
         help="answer every call this way",
     )
     parser.add_argument("--dialect", choices=DIALECTS, default="openai")
+    parser.add_argument(
+        "--chunk-chars",
+        type=int,
+        help="stream in pieces of this many characters (default: 3 pieces)",
+    )
     args = parser.parse_args(argv)
     fake = FakeOpenAI(
         delay=args.delay,
@@ -617,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         default_arguments=json.loads(args.args),
         record=False,
         dialect=args.dialect,
+        chunk_chars=args.chunk_chars,
     )
     if args.fail:
         fake.fail_with(

@@ -1,19 +1,23 @@
 """What a model request carries, seen on the wire without any network (an httpx mock transport):
-`store` (finding 8), the context budget (finding 2), and the stream normaliser (findings 3, 6, 7).
+`store` (finding 8), the context budget (finding 2), the stream normaliser (findings 3, 6, 7),
+the messages and tools sent as they are, and answers parsed by pydantic's validator (#21).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import httpx2
 import pytest
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionChunk
+from openai._utils._transform import PropertyInfo
+from openai.types.chat import ChatCompletionChunk, completion_create_params
+from typing_extensions import get_type_hints, is_typeddict
 
 from backend.chat import context_budget
-from backend.chat.provider_model import ProviderCalls, RequestLimits
+from backend.chat.provider_model import SENT_AS_IS, ProviderCalls, RequestLimits, sent_as_is
+from backend.chat.providers import ProviderClient
 from backend.chat.stream_normaliser import (
     IncompleteStreamError,
     StreamNormaliser,
@@ -62,6 +66,178 @@ async def test_store_is_false_unless_asked_for(base_url: str, store: bool, sent:
     # What the SDK passes for an OpenAI client when nothing is configured: store=True.
     await calls.create(model="m", messages=MESSAGES, store=True)
     assert seen[0].get("store") == sent
+
+
+# --- messages and tools sent as they are ------------------------------------------------------
+
+
+def renamed_or_reformatted(annotation: Any, seen: set[int]) -> list[PropertyInfo]:
+    """The client's transform rules (an alias, a format) anywhere inside `annotation`."""
+    if id(annotation) in seen:
+        return []
+    seen.add(id(annotation))
+    found = [
+        info
+        for info in getattr(annotation, "__metadata__", ())
+        if isinstance(info, PropertyInfo) and (info.alias or info.format)
+    ]
+    inner = (
+        get_type_hints(annotation, include_extras=True).values()
+        if is_typeddict(annotation)
+        else get_args(annotation)
+    )
+    for member in inner:
+        found += renamed_or_reformatted(member, seen)
+    return found
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        completion_create_params.CompletionCreateParamsStreaming,
+        completion_create_params.CompletionCreateParamsNonStreaming,
+    ],
+)
+def test_the_client_would_not_change_the_messages_or_tools_it_is_given(params: Any) -> None:
+    # What makes handing them over unwalked safe; an openai release that adds an alias or a
+    # format to either fails here.
+    hints = get_type_hints(params, include_extras=True)
+    for name in SENT_AS_IS:
+        assert renamed_or_reformatted(hints[name], set()) == [], name
+
+
+def test_the_rules_above_find_an_alias_where_there_is_one() -> None:
+    from openai.types.beta import response_create_params
+
+    params = response_create_params.ResponseCreateParamsStreaming
+    assert renamed_or_reformatted(params, set())  # `betas` is sent as `openai-beta`
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "add_task",
+            "description": "Add a task.",
+            "parameters": {"type": "object", "properties": {"title": {"type": "string"}}},
+        },
+    }
+]
+
+
+async def test_messages_and_tools_reach_the_provider_unchanged_and_unwalked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walked: list[Any] = []
+    import openai.resources.chat.completions.completions as completions
+
+    real = completions.async_maybe_transform
+
+    async def recording(data: Any, expected_type: Any) -> Any:
+        walked.append(data)
+        return await real(data, expected_type)
+
+    monkeypatch.setattr(completions, "async_maybe_transform", recording)
+    seen: list[dict[str, Any]] = []
+    calls = ProviderCalls(recording_client("http://127.0.0.1:1/v1", seen), RequestLimits(16000))
+    messages = [{"role": "system", "content": "Be brief."}, *MESSAGES]
+    await calls.create(model="m", messages=messages, tools=TOOLS, temperature=0.5)
+    assert seen[0]["messages"] == messages
+    assert seen[0]["tools"] == TOOLS
+    assert seen[0]["temperature"] == 0.5  # the other parameters go the usual way
+    assert walked[0]["messages"] == []
+    assert not isinstance(walked[0]["tools"], list)  # not given, as far as the client knows
+
+
+def test_the_callers_own_extra_body_still_wins() -> None:
+    sent = sent_as_is({"model": "m", "messages": MESSAGES, "extra_body": {"tools": [], "x": 1}})
+    assert sent["extra_body"] == {"messages": MESSAGES, "tools": [], "x": 1}
+    assert sent["messages"] == []
+
+
+def test_anything_but_lists_is_left_to_the_client() -> None:
+    kwargs: dict[str, Any] = {"model": "m", "messages": iter(MESSAGES)}
+    assert sent_as_is(kwargs) is kwargs
+
+
+# --- answers parsed by pydantic's validator ----------------------------------------------------
+
+
+def chunk_event(delta: dict[str, Any], finish: str | None = None) -> str:
+    chunk = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+def streaming_client(events: list[str]) -> ProviderClient:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = "".join(events) + "data: [DONE]\n\n"
+        return httpx2.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    return ProviderClient(
+        api_key="sk-test",
+        base_url="http://127.0.0.1:1/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)),
+        max_retries=0,
+    )
+
+
+async def streamed(client: ProviderClient) -> list[ChatCompletionChunk]:
+    stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    return [chunk async for chunk in stream]
+
+
+def counted_constructs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    import openai._base_client as base_client
+
+    built: list[Any] = []
+    real = base_client.construct_type
+
+    def counting(*, type_: Any, value: Any, **kwargs: Any) -> Any:
+        built.append(value)
+        return real(type_=type_, value=value, **kwargs)
+
+    monkeypatch.setattr(base_client, "construct_type", counting)
+    return built
+
+
+async def test_chunks_that_fit_openais_types_are_validated_not_constructed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = counted_constructs(monkeypatch)
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    extra = {"extra_content": {"google": {"thought_signature": "sig"}}}
+    client = streaming_client(
+        [
+            chunk_event({"role": "assistant", "content": "Hel"}),
+            chunk_event({"content": "lo"}),
+            chunk_event({"tool_calls": [{**call, "function": {"name": "f"}, **extra}]}),
+            chunk_event({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+            chunk_event({}, "tool_calls"),
+        ]
+    )
+    chunks = await streamed(client)
+    assert built == []
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == "Hello"
+    tool_call = (chunks[2].choices[0].delta.tool_calls or [])[0]
+    assert getattr(tool_call, "extra_content", None) == extra["extra_content"]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_chunk_openais_types_refuse_is_built_as_the_client_always_did(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = counted_constructs(monkeypatch)
+    quirk = {"index": 0, "function": {"name": "f", "arguments": {"title": "x"}}}  # llama.cpp
+    chunks = await streamed(streaming_client([chunk_event({"tool_calls": [quirk]}, "stop")]))
+    assert len(built) == 1
+    function = (chunks[0].choices[0].delta.tool_calls or [])[0].function
+    assert function is not None and function.arguments == {"title": "x"}  # for the normaliser
 
 
 # --- the context budget -------------------------------------------------------------------------

@@ -131,6 +131,59 @@ def test_add_complete_filter_rename_delete_and_reload(page: Page, stack, screens
     expect(task_row(page, "Buy milk").get_by_role("checkbox")).to_be_checked()
 
 
+TASKS_ROUTE = re.compile(r"/api/[^/]+/tasks(\?.*)?$")
+
+
+def test_typing_the_next_task_while_one_is_being_added_loses_nothing(page: Page, stack):
+    user = random_user()
+    sign_in(page, stack, user)
+    held = []  # the first create, answered only after the next title is typed
+
+    def hold_first_create(route) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(TASKS_ROUTE, hold_first_create)
+    field = page.get_by_label("New task")
+    field.fill("Buy milk")
+    field.press("Enter")
+    while not held:
+        page.wait_for_timeout(20)
+    field.fill("Call mom")  # typed while "Buy milk" is on its way
+    held[0].continue_()
+    expect(task_titles(page)).to_have_text(["Buy milk"])
+    expect(field).to_have_value("Call mom")  # the late answer did not wipe it
+    field.press("Enter")
+    expect(task_titles(page)).to_have_text(["Buy milk", "Call mom"])
+
+
+def test_a_create_that_fails_gives_the_title_back(page: Page, stack):
+    user = random_user()
+    sign_in(page, stack, user)
+
+    def refuse_creates(route) -> None:
+        if route.request.method == "POST":
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "5"},
+                json={"detail": "The database is unavailable; try again shortly"},
+            )
+        else:
+            route.continue_()
+
+    page.route(TASKS_ROUTE, refuse_creates)
+    field = page.get_by_label("New task")
+    field.fill("Buy milk")
+    field.press("Enter")
+    expect(page.locator("#tasks-error")).to_contain_text("try again")
+    expect(field).to_have_value("Buy milk")  # nothing lost: Enter again retries
+    page.unroute(TASKS_ROUTE)
+    field.press("Enter")
+    expect(task_titles(page)).to_have_text(["Buy milk"])
+
+
 def test_markup_in_a_title_is_shown_literally(page: Page, stack, watch):
     user = random_user()
     sign_in(page, stack, user)

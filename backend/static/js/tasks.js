@@ -88,11 +88,14 @@ export class TaskList {
       this.input.focus();
       return;
     }
+    // Cleared at once, not when the answer comes: what the user types meanwhile (the next
+    // task) is theirs, and a late answer must not wipe it.
+    this.input.value = "";
     try {
       await this.api.request("POST", this.base, { title });
-      this.input.value = "";
       await this.load();
     } catch (error) {
+      if (!this.input.value) this.input.value = title; // not added: nothing lost, ready to retry
       if (error.status !== 401) this.showError(error);
     }
     this.input.focus();

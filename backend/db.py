@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -31,6 +31,12 @@ from sqlmodel import Session, create_engine
 from backend.config import Settings, get_settings
 from backend.datadir import private_dir, private_sqlite_file
 from backend.observability.database import ObservedQueuePool, observe_engine
+
+# Execution options for a bulk UPDATE or DELETE in a session that has loaded none of the rows it
+# changes (the chat turn's short sessions). SQLAlchemy's default, "auto", checks the session's
+# loaded objects against the WHERE clause, or, when a value is an SQL expression, adds RETURNING
+# to fetch the keys it matched: CPU on every such statement, for objects that are not there.
+UNSYNCED: Final = {"synchronize_session": False}
 
 
 def _sqlite_file(url: str) -> Path | None:

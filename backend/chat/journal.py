@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from backend.chat import claims, idempotency
 from backend.chat.history import bounded_result
-from backend.db import session_scope
+from backend.db import UNSYNCED, session_scope
 from backend.dbwork import database_work
 from backend.models import Message, utcnow
 
@@ -113,7 +113,8 @@ class TurnJournal:
             session.exec(
                 update(Message)
                 .where(col(Message.id) == self.message_ids[1])
-                .values(tool_calls=list(self.entries))
+                .values(tool_calls=list(self.entries)),
+                execution_options=UNSYNCED,
             )
 
     def _insert(self) -> tuple[int, int]:

@@ -33,9 +33,9 @@ from backend.datadir import private_dir, private_sqlite_file
 from backend.observability.database import ObservedQueuePool, observe_engine
 
 # Execution options for a bulk UPDATE or DELETE in a session that has loaded none of the rows it
-# changes (the chat turn's short sessions). SQLAlchemy's default, "auto", checks the session's
-# loaded objects against the WHERE clause, or, when a value is an SQL expression, adds RETURNING
-# to fetch the keys it matched: CPU on every such statement, for objects that are not there.
+# changes (the chat turn's short sessions). SQLAlchemy's default, "auto", evaluates the WHERE
+# clause against the session's loaded objects (building the evaluator on each execution) or,
+# when it cannot, fetches the matched keys: CPU on every such statement, for objects not there.
 UNSYNCED: Final = {"synchronize_session": False}
 
 

@@ -8,7 +8,8 @@ this process through `httpx.ASGITransport` (its lifespan entered by hand), sends
 then `--turns` turns ("add ...", ten per conversation) and as many floor requests
 (`POST /api/{user}/tasks`), and prints the CPU time of this process per turn and per floor
 request (`time.process_time`, which counts the database worker threads too). With `--profile`
-the turns alone are profiled and the profile printed.
+the turns alone are profiled and the profile printed (pyinstrument is not a dependency of the
+project: `pip install pyinstrument` first).
 """
 
 from __future__ import annotations

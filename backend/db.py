@@ -126,6 +126,7 @@ class Database:
         self.work = DatabaseWork(pool_capacity(self.engine), settings.db_queue_timeout_seconds)
 
     def dispose(self) -> None:
+        self.work.close()
         self.engine.dispose()
         self.autocommit_engine.dispose()
 

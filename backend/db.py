@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -31,6 +31,12 @@ from sqlmodel import Session, create_engine
 from backend.config import Settings, get_settings
 from backend.datadir import private_dir, private_sqlite_file
 from backend.observability.database import ObservedQueuePool, observe_engine
+
+# Execution options for a bulk UPDATE or DELETE in a session that has loaded none of the rows it
+# changes (the chat turn's short sessions). SQLAlchemy's default, "auto", evaluates the WHERE
+# clause against the session's loaded objects (building the evaluator on each execution) or,
+# when it cannot, fetches the matched keys: CPU on every such statement, for objects not there.
+UNSYNCED: Final = {"synchronize_session": False}
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -120,6 +126,7 @@ class Database:
         self.work = DatabaseWork(pool_capacity(self.engine), settings.db_queue_timeout_seconds)
 
     def dispose(self) -> None:
+        self.work.close()
         self.engine.dispose()
         self.autocommit_engine.dispose()
 

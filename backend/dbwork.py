@@ -18,12 +18,13 @@ the pool timeout broke the deadlock, in waves of 500s (issue 16). Here instead:
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-import anyio
-import anyio.to_thread
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -55,43 +56,68 @@ def pool_capacity(engine: Engine) -> int:
 
 
 class DatabaseWork:
-    """Runs blocking database work for the event loop, bounded by the pool's capacity."""
+    """Runs blocking database work for the event loop, bounded by the pool's capacity.
+
+    On a thread pool of its own with the event loop's executor interface: anyio's `to_thread`
+    (a limiter, a cancel scope and a hand-off queue per call) cost about twice the CPU of this
+    per unit, and a chat turn has four units.
+    """
 
     def __init__(self, slots: int, queue_timeout: float) -> None:
         self.slots, self.queue_timeout = slots, queue_timeout
-        # anyio limiters belong to one event loop; tests (and TestClient) run several.
-        self._limiters: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]
-        ] = weakref.WeakKeyDictionary()
+        self._threads = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="database-work")
+        # A semaphore belongs to one event loop; tests (and TestClient) run several.
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def _for_loop(self) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]:
+    def _for_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        limiters = self._limiters.get(loop)
-        if limiters is None:
-            # One to queue for a slot (with a timeout), one for the threads themselves.
-            limiters = (anyio.CapacityLimiter(self.slots), anyio.CapacityLimiter(self.slots))
-            self._limiters[loop] = limiters
-        return limiters
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.slots)
+        return slots
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(*args, **kwargs)` on a database thread; DatabaseBusyError if none frees up."""
-        slots, threads = self._for_loop()
+        slots = self._for_loop()
+        if slots.locked():  # else `acquire` returns at once: no timer to set up
+            try:
+                async with asyncio.timeout(self.queue_timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise DatabaseBusyError from None
+        else:
+            await slots.acquire()
         try:
-            with anyio.fail_after(self.queue_timeout):
-                await slots.acquire()
-        except TimeoutError:
-            raise DatabaseBusyError from None
-        try:
-            # Not cancellable once started: the work finishes (and commits or rolls back) even
-            # if the client goes away, so what is stored matches what would have been answered.
-            return await anyio.to_thread.run_sync(lambda: work(*args, **kwargs), limiter=threads)
+            # The caller's context goes along (the request id in logs, the current trace span).
+            call = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
+            running = asyncio.get_running_loop().run_in_executor(self._threads, call)
+            return await _finished(running)
         finally:
             slots.release()
 
-    def in_use(self) -> int:
-        """Slots taken right now in the running loop (for tests and metrics)."""
-        slots, _ = self._for_loop()
-        return int(slots.borrowed_tokens)
+    def close(self) -> None:
+        """Let the threads go once their work is done (the database is being disposed of)."""
+        self._threads.shutdown(wait=False)
+
+
+async def _finished(running: asyncio.Future[T]) -> T:
+    """The result of `running`, waited for even if the caller is cancelled meanwhile.
+
+    Not cancellable once started: the work finishes (and commits or rolls back) even if the
+    client goes away, so what is stored matches what would have been answered; the
+    cancellation is passed on after.
+    """
+    cancelled = False
+    while not running.done():
+        try:
+            await asyncio.wait([running])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return running.result()
 
 
 def database_work() -> DatabaseWork:

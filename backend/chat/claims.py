@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, null, update
+from sqlalchemy import bindparam, case, delete, insert, null, update
 from sqlmodel import Session, col, select
 
 from backend.chat.store import raise_taken_or_missing, title_from, unclaimed
-from backend.models import Conversation, Message, utcnow
+from backend.db import UNSYNCED
+from backend.models import Conversation, Message, UTCDateTime, utcnow
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,50 @@ class ClaimedTurn:
     started_at: datetime
 
 
-def _claim_values(claim: str | None, expires_at: datetime | None) -> dict[str, Any]:
+def _claim_values(claim: Any, expires_at: Any) -> dict[str, Any]:
     # `updated_at` has an ON UPDATE default; claiming or releasing is not activity, so keep it.
     return {
         "turn_claim": claim,
         "turn_claim_expires_at": expires_at,
         "updated_at": Conversation.updated_at,
     }
+
+
+# The UPDATEs every turn sends, built once with bound parameters: building a statement and
+# computing its cache key (to find its compiled form) cost about as much CPU as running it.
+# (A parameter of an UPDATE may not be named after a column.)
+_CLAIM = (
+    update(Conversation)
+    .where(
+        col(Conversation.id) == bindparam("conversation"),
+        col(Conversation.user_id) == bindparam("owner"),
+        unclaimed(bindparam("now", type_=UTCDateTime)),
+    )
+    .values(**_claim_values(bindparam("claim"), bindparam("expires_at")))
+)
+_FINAL_REPLY = (
+    update(Message)
+    .where(
+        col(Message.id) == bindparam("reply_id"),
+        col(Message.conversation_id) == bindparam("conversation"),
+        col(Message.user_id) == bindparam("owner"),
+    )
+    .values(content=bindparam("reply"), tool_calls=bindparam("calls"), created_at=bindparam("now"))
+)
+_OURS = col(Conversation.turn_claim) == bindparam("claim")
+_TURN_END = (
+    update(Conversation)
+    .where(
+        col(Conversation.id) == bindparam("conversation"),
+        col(Conversation.user_id) == bindparam("owner"),
+    )
+    .values(
+        updated_at=bindparam("now"),
+        # Release only our own claim: if it expired and another turn took over, it stays.
+        turn_claim=case((_OURS, null()), else_=col(Conversation.turn_claim)),
+        turn_claim_expires_at=case((_OURS, null()), else_=col(Conversation.turn_claim_expires_at)),
+    )
+)
 
 
 def _newest_messages(session: Session, conversation_id: int, limit: int) -> list[Message]:
@@ -88,13 +126,15 @@ def claim_turn(
         assert conversation.id is not None
         return ClaimedTurn(conversation.id, claim, created=True, history=[], started_at=now)
     claimed = session.exec(
-        update(Conversation)
-        .where(
-            col(Conversation.id) == conversation_id,
-            col(Conversation.user_id) == user_id,
-            unclaimed(now),
-        )
-        .values(**_claim_values(claim, expires_at))
+        _CLAIM,
+        params={
+            "conversation": conversation_id,
+            "owner": user_id,
+            "now": now,
+            "claim": claim,
+            "expires_at": expires_at,
+        },
+        execution_options=UNSYNCED,
     )
     if claimed.rowcount != 1:
         session.rollback()
@@ -126,7 +166,8 @@ def _release(session: Session, user_id: str, conversation_id: int, claim: str) -
             col(Conversation.user_id) == user_id,
             col(Conversation.turn_claim) == claim,
         )
-        .values(**_claim_values(None, None))
+        .values(**_claim_values(None, None)),
+        execution_options=UNSYNCED,
     )
 
 
@@ -144,28 +185,31 @@ def insert_turn_messages(
     """Add a turn's user message and reply to `session` in one INSERT; return their ids.
 
     The caller commits."""
-    messages = [
-        Message(
-            conversation_id=conversation_id,
-            user_id=user_id,
-            role="user",
-            content=user_message,
-            created_at=asked_at,
-        ),
-        Message(
-            conversation_id=conversation_id,
-            user_id=user_id,
-            role="assistant",
-            content=reply,
-            tool_calls=tool_calls,
-            created_at=replied_at,
-        ),
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "role": "user",
+            "content": user_message,
+            "tool_calls": [],
+            "created_at": asked_at,
+        },
+        {
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "role": "assistant",
+            "content": reply,
+            "tool_calls": tool_calls,
+            "created_at": replied_at,
+        },
     ]
-    session.add_all(messages)
-    # One flush: SQLAlchemy sends both rows in one INSERT ... RETURNING on PostgreSQL, ids in
-    # the order added, so the user's message gets the lower id (history order).
-    session.flush()
-    asked_id, answered_id = (message.id for message in messages)
+    # A Core INSERT on the session's connection (the ORM's unit of work costs more CPU than the
+    # statement): both rows in one INSERT ... RETURNING, inserted and returned in the order
+    # given, so the user's message gets the lower id (history order).
+    inserted = session.connection().execute(
+        insert(Message).returning(col(Message.id), sort_by_parameter_order=True), rows
+    )
+    asked_id, answered_id = inserted.scalars().all()
     assert asked_id is not None and answered_id is not None
     return asked_id, answered_id
 
@@ -203,26 +247,26 @@ def record_turn(
     else:
         ids = journaled
         session.exec(
-            update(Message)
-            .where(
-                col(Message.id) == journaled[1],
-                col(Message.conversation_id) == turn.conversation_id,
-                col(Message.user_id) == user_id,
-            )
-            .values(content=reply, tool_calls=tool_calls, created_at=now)
+            _FINAL_REPLY,
+            params={
+                "reply_id": journaled[1],
+                "conversation": turn.conversation_id,
+                "owner": user_id,
+                "reply": reply,
+                "calls": tool_calls,
+                "now": now,
+            },
+            execution_options=UNSYNCED,
         )
-    ours = col(Conversation.turn_claim) == turn.claim
     session.exec(
-        update(Conversation)
-        .where(col(Conversation.id) == turn.conversation_id, col(Conversation.user_id) == user_id)
-        .values(
-            updated_at=now,
-            # Release only our own claim: if it expired and another turn took over, it stays.
-            turn_claim=case((ours, null()), else_=col(Conversation.turn_claim)),
-            turn_claim_expires_at=case(
-                (ours, null()), else_=col(Conversation.turn_claim_expires_at)
-            ),
-        )
+        _TURN_END,
+        params={
+            "conversation": turn.conversation_id,
+            "owner": user_id,
+            "now": now,
+            "claim": turn.claim,
+        },
+        execution_options=UNSYNCED,
     )
     return ids
 
@@ -235,7 +279,8 @@ def abandon_turn(*, session: Session, user_id: str, turn: ClaimedTurn) -> None:
                 col(Conversation.id) == turn.conversation_id,
                 col(Conversation.user_id) == user_id,
                 col(Conversation.turn_claim) == turn.claim,
-            )
+            ),
+            execution_options=UNSYNCED,
         )
     else:
         _release(session, user_id, turn.conversation_id, turn.claim)

@@ -27,6 +27,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend.db import UNSYNCED
 from backend.models import IdempotentRequest, utcnow
 
 RUNNING = "running"
@@ -156,7 +157,8 @@ def renew(*, session: Session, user_id: str, key: str, lease_seconds: float) -> 
             col(IdempotentRequest.key) == key,
             col(IdempotentRequest.status) == RUNNING,
         )
-        .values(expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .values(expires_at=utcnow() + timedelta(seconds=lease_seconds)),
+        execution_options=UNSYNCED,
     )
 
 
@@ -201,7 +203,8 @@ def store_answer(
     session.exec(
         update(IdempotentRequest)
         .where(col(IdempotentRequest.user_id) == user_id, col(IdempotentRequest.key) == key)
-        .values(**values)
+        .values(**values),
+        execution_options=UNSYNCED,
     )
 
 

@@ -27,12 +27,12 @@ from datetime import datetime
 from typing import Any
 
 from mcp.types import CallToolResult
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import col
 
 from backend.chat import claims, idempotency
 from backend.chat.history import bounded_result
-from backend.db import session_scope
+from backend.db import UNSYNCED, session_scope
 from backend.dbwork import database_work
 from backend.models import Message, utcnow
 
@@ -44,6 +44,13 @@ INTERRUPTED_REPLY = (
 INTERRUPTED_DETAIL = (
     "The reply was interrupted (the server stopped) after it had started changing tasks; "
     "the conversation shows what ran"
+)
+
+# Built once (as the turn's other UPDATEs in backend/chat/claims.py).
+_CALLS_SO_FAR = (
+    update(Message)
+    .where(col(Message.id) == bindparam("reply_id"))
+    .values(tool_calls=bindparam("calls"))
 )
 
 
@@ -111,9 +118,9 @@ class TurnJournal:
         # One statement, atomic on its own: no transaction around it.
         with session_scope(autocommit=True) as session:
             session.exec(
-                update(Message)
-                .where(col(Message.id) == self.message_ids[1])
-                .values(tool_calls=list(self.entries))
+                _CALLS_SO_FAR,
+                params={"reply_id": self.message_ids[1], "calls": list(self.entries)},
+                execution_options=UNSYNCED,
             )
 
     def _insert(self) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from backend.chat import idempotency
-from backend.db import session_scope
+from backend.db import UNSYNCED, session_scope
 from backend.dbwork import database_work
 from backend.models import Conversation, utcnow
 
@@ -46,7 +46,8 @@ def renew_claim(
         .values(
             turn_claim_expires_at=utcnow() + timedelta(seconds=lease_seconds),
             updated_at=Conversation.updated_at,  # renewing is not activity
-        )
+        ),
+        execution_options=UNSYNCED,
     )
     return bool(renewed.rowcount == 1)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
 
 from backend.models import Conversation, Message, utcnow
@@ -59,7 +59,7 @@ def title_from(message: str) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
-def unclaimed(now: datetime) -> Any:
+def unclaimed(now: datetime | ColumnElement[datetime]) -> Any:
     """SQL condition: no turn holds a live claim on the conversation."""
     return or_(
         col(Conversation.turn_claim).is_(None), col(Conversation.turn_claim_expires_at) < now

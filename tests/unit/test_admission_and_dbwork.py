@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 
@@ -51,6 +52,44 @@ def test_database_work_refuses_when_no_slot_frees_up_and_runs_nothing() -> None:
 
     asyncio.run(scenario())
     assert ran == ["after"]
+
+
+def test_started_database_work_finishes_before_its_cancelled_caller_moves_on() -> None:
+    work = DatabaseWork(slots=1, queue_timeout=5)
+    started, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def unit() -> None:
+        started.set()
+        release.wait(5)
+        done.append("unit")
+
+    async def scenario() -> None:
+        caller = asyncio.create_task(work.run(unit))
+        assert await asyncio.to_thread(started.wait, 5)
+        caller.cancel()
+        await asyncio.sleep(0.05)
+        assert not caller.done()  # it waits for the unit (which commits or rolls back) first
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert done == ["unit"]
+        await work.run(lambda: done.append("next"))  # and gave its slot back
+
+    asyncio.run(scenario())
+    assert done == ["unit", "next"]
+
+
+def test_database_work_sees_the_callers_context() -> None:
+    # The request id of the log lines and the current trace span are context variables.
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    work = DatabaseWork(slots=2, queue_timeout=5)
+
+    async def scenario() -> str:
+        request_id.set("r-1")
+        return await work.run(request_id.get)
+
+    assert asyncio.run(scenario()) == "r-1"
 
 
 @pytest.mark.parametrize("error", [DatabaseBusyError(), PoolTimeoutError("pool exhausted")])

@@ -11,18 +11,14 @@ from mcp import Client
 
 from backend.chat.mcp_client import TaskServerClient
 from backend.config import Settings
-from backend.migrate import upgrade
-from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.processes import ServiceProcess, mcp_on_sqlite
 from tests.support.tokens import TEST_SECRET, token
 from tests.support.users import random_user
 
 
 @pytest.fixture(scope="module")
 def mcp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    directory = tmp_path_factory.mktemp("mcp-client")
-    url = f"sqlite:///{directory / 'todo.db'}"
-    upgrade(url)
-    with running("mcp", service_env(url, TEST_SECRET, directory / "data"), directory) as service:
+    with mcp_on_sqlite(tmp_path_factory.mktemp("mcp-client")) as service:
         yield service
 
 

@@ -20,9 +20,8 @@ from agents import Agent, RunConfig, Runner
 from agents.mcp import MCPServerStreamableHttp
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from backend.migrate import upgrade
 from tests.support.mcp import INITIALIZE, MCP_HEADERS
-from tests.support.processes import ServiceProcess, running, service_env
+from tests.support.processes import ServiceProcess, mcp_on_sqlite, running, service_env
 from tests.support.tokens import TEST_SECRET, bearer, token, unsigned_token
 from tests.support.users import random_user
 
@@ -58,10 +57,7 @@ def agents_client(service: ServiceProcess, user: str) -> MCPServerStreamableHttp
 @pytest.fixture(scope="module")
 def mcp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """One server process on SQLite for the tests whose subject is not the database."""
-    directory = tmp_path_factory.mktemp("mcp")
-    url = f"sqlite:///{directory / 'todo.db'}"
-    upgrade(url)
-    with running("mcp", service_env(url, TEST_SECRET, directory / "data"), directory) as service:
+    with mcp_on_sqlite(tmp_path_factory.mktemp("mcp")) as service:
         yield service
 
 

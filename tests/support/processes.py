@@ -168,6 +168,18 @@ def running(
         service.stop()
 
 
+@contextmanager
+def mcp_on_sqlite(directory: Path) -> Iterator[ServiceProcess]:
+    """One `todo-agent mcp` on a migrated SQLite file in `directory`, signing with TEST_SECRET."""
+    from backend.migrate import upgrade
+    from tests.support.tokens import TEST_SECRET
+
+    url = f"sqlite:///{directory / 'todo.db'}"
+    upgrade(url)
+    with running("mcp", service_env(url, TEST_SECRET, directory / "data"), directory) as service:
+        yield service
+
+
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`todo-agent ARGS` as a child process of this interpreter, from the project root."""
     return subprocess.run(

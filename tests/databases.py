@@ -84,6 +84,7 @@ def postgres_server_url() -> Iterator[str]:
 def scratch_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server, dropped afterwards."""
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
+    server_url = _driver_url(server_url)  # a plain postgresql:// URL names the installed driver
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(RetryAfterOn503Middleware)  # every 503 says when to come back
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

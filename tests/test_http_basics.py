@@ -141,3 +141,16 @@ def test_cors_allows_only_configured_origins(settings, origin, allowed):
             headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
         )
     assert (response.headers.get("access-control-allow-origin") == origin) is allowed
+
+
+def test_cors_lets_a_browser_read_the_headers_our_clients_act_on(settings):
+    from backend.main import create_app
+
+    configured = settings.model_copy(update={"cors_origins": ["http://app.test"]})
+    with TestClient(create_app(configured)) as test_client:
+        response = test_client.get("/health", headers={"Origin": "http://app.test"})
+    exposed = {
+        h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+    }
+    # the request id to quote, when to come back, and whether an answer is a replay
+    assert {"x-request-id", "retry-after", "idempotent-replayed"} <= exposed

@@ -1,11 +1,12 @@
 """Profile the API's side of a chat turn in-process (offline model, one tool call).
 
     .venv/bin/python benchmarks/profile_turn.py [--turns 300] [--profile pyinstrument|cprofile|none]
-        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--per-conversation 10]
 
 Starts `todo-agent mcp` as a child process on a scratch PostgreSQL database, runs the API app in
 this process through `httpx.ASGITransport` (its lifespan entered by hand), sends warm-up turns,
-then `--turns` turns ("add ...", ten per conversation) and as many floor requests
+then `--turns` turns ("add ...", `--per-conversation` per conversation, ten by default; a
+large value such as 1000 makes most turns replay a full history) and as many floor requests
 (`POST /api/{user}/tasks`), and prints the CPU time of this process per turn and per floor
 request (`time.process_time`, which counts the database worker threads too). With `--profile`
 the turns alone are profiled and the profile printed (pyinstrument is not a dependency of the
@@ -36,10 +37,12 @@ UNLIMITED = {"CHAT_RATE_LIMIT": "1000000", "API_RATE_LIMIT": "0"}  # as benchmar
 DEFAULT_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
-async def _turns(http: httpx.AsyncClient, user: str, count: int, label: str) -> None:
+async def _turns(
+    http: httpx.AsyncClient, user: str, count: int, label: str, per_conversation: int = 10
+) -> None:
     conversation: int | None = None
     for index in range(count):
-        if index % 10 == 0:
+        if index % per_conversation == 0:
             conversation = None
         body: dict[str, Any] = {"message": f"add {label} task {index}"}
         if conversation is not None:
@@ -57,7 +60,7 @@ async def _floor(http: httpx.AsyncClient, user: str, count: int) -> None:
         response.raise_for_status()
 
 
-async def _run(url: str, mcp_url: str, turns: int, profile: str) -> None:
+async def _run(url: str, mcp_url: str, turns: int, profile: str, per_conversation: int) -> None:
     os.environ.update(
         DATABASE_URL=url,
         BETTER_AUTH_SECRET=TEST_SECRET,
@@ -88,7 +91,7 @@ async def _run(url: str, mcp_url: str, turns: int, profile: str) -> None:
                 profiler = cProfile.Profile(time.thread_time)  # the event loop's thread
                 profiler.enable()
             started, main_started = time.process_time(), time.thread_time()
-            await _turns(http, "turns", turns, "measured")
+            await _turns(http, "turns", turns, "measured", per_conversation)
             turn_cpu = (time.process_time() - started) / turns
             main_cpu = (time.thread_time() - main_started) / turns
             if profile == "pyinstrument":
@@ -111,6 +114,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile", "none"], default="none")
     parser.add_argument("--database-url", default=DEFAULT_SERVER)
+    parser.add_argument("--per-conversation", type=int, default=10, help="turns per conversation")
     args = parser.parse_args()
     from backend.migrate import upgrade
 
@@ -118,7 +122,7 @@ def main() -> None:
         upgrade(url)
         env = service_env(url, TEST_SECRET, Path(folder) / "data", LOG_LEVEL="WARNING", **UNLIMITED)
         with running("mcp", env, Path(folder)) as mcp:
-            uvloop.run(_run(url, mcp.url, args.turns, args.profile))
+            uvloop.run(_run(url, mcp.url, args.turns, args.profile, args.per_conversation))
 
 
 if __name__ == "__main__":

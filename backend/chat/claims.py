@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, insert, null, update
 from sqlmodel import Session, col, select
 
+from backend.chat.history import StoredMessage
 from backend.chat.store import raise_taken_or_missing, title_from, unclaimed
 from backend.db import UNSYNCED
 from backend.models import Conversation, Message, UTCDateTime, utcnow
@@ -34,7 +35,7 @@ class ClaimedTurn:
     conversation_id: int
     claim: str
     created: bool  # the conversation was created for this turn (removed again if it fails cleanly)
-    history: list[Message]
+    history: list[StoredMessage]
     started_at: datetime
 
 
@@ -84,15 +85,22 @@ _TURN_END = (
 )
 
 
-def _newest_messages(session: Session, conversation_id: int, limit: int) -> list[Message]:
+# Only the columns replay reads, as plain rows: loading whole `Message` entities cost more than
+# the query itself once a conversation holds HISTORY_LIMIT messages.
+_NEWEST_MESSAGES = (
+    select(col(Message.id), col(Message.role), col(Message.content), col(Message.tool_calls))
+    .where(col(Message.conversation_id) == bindparam("conversation"))
+    .order_by(col(Message.id).desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _newest_messages(session: Session, conversation_id: int, limit: int) -> list[StoredMessage]:
     """The newest `limit` messages, oldest first, in one indexed query."""
     newest = session.exec(
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(col(Message.id).desc())
-        .limit(limit)
+        _NEWEST_MESSAGES, params={"conversation": conversation_id, "limit": limit}
     ).all()
-    return list(reversed(newest))
+    return [StoredMessage(*row) for row in reversed(newest)]
 
 
 def claim_turn(

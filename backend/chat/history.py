@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents import TResponseInputItem
 from agents.items import ToolCallItem, ToolCallOutputItem
 
 from backend.chat.tool_errors import is_error_output
-from backend.models import Message
 
 NO_RESULT = {"error": "The turn stopped before this tool answered; the change may have been made."}
 
@@ -198,7 +197,16 @@ def public_tool_calls(stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _replayed_calls(message: Message) -> list[TResponseInputItem]:
+class StoredMessage(NamedTuple):
+    """The columns of a stored message that replay reads (a `Message` row without the rest)."""
+
+    id: int
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]]
+
+
+def _replayed_calls(message: StoredMessage) -> list[TResponseInputItem]:
     items: list[TResponseInputItem] = []
     for index, call in enumerate(message.tool_calls or []):
         call_id = call.get("call_id") or f"call_{message.id}_{index}"
@@ -220,7 +228,7 @@ def _replayed_calls(message: Message) -> list[TResponseInputItem]:
     return items
 
 
-def replay(messages: Iterable[Message]) -> list[TResponseInputItem]:
+def replay(messages: Iterable[StoredMessage]) -> list[TResponseInputItem]:
     """The stored messages (oldest first) as model input items."""
     items: list[TResponseInputItem] = []
     for message in messages:

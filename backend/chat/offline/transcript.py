@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from backend.chat.offline.results import ToolResult, parse_tool_output
@@ -51,20 +53,32 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _field(item: Any, name: str) -> Any:
+def _fields(item: Any) -> Callable[[str], Any]:
+    """Field access for an item, which arrives as a dict (replayed) or an SDK object."""
     if isinstance(item, dict):
-        return item.get(name)
-    return getattr(item, name, None)
+        return item.get
+    return lambda name: getattr(item, name, None)
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
+    if isinstance(raw, str):
+        return _parsed_text(raw)
+    return _parsed(raw)
+
+
+def _parsed(raw: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(raw or "{}")
     except (TypeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+# Every earlier call's arguments are read again on each model call; the planner only reads
+# them (never changes them), so each text is parsed once per process.
+_parsed_text = lru_cache(maxsize=1024)(_parsed)
 
 
 def read_transcript(items: str | list[Any]) -> Transcript:
@@ -74,25 +88,26 @@ def read_transcript(items: str | list[Any]) -> Transcript:
     pending: dict[str, CallRecord] = {}
     preamble = Turn(user_text="")  # calls before any user message (not expected; kept harmlessly)
     for item in items:
-        kind, role = _field(item, "type"), _field(item, "role")
+        get = _fields(item)
+        kind, role = get("type"), get("role")
         turn = turns[-1] if turns else preamble
         if role == "user":
-            turns.append(Turn(user_text=_content_text(_field(item, "content"))))
+            turns.append(Turn(user_text=_content_text(get("content"))))
         elif role == "assistant":
-            text = _content_text(_field(item, "content"))
+            text = _content_text(get("content"))
             turn.reply = f"{turn.reply}\n{text}".strip() if turn.reply else text
         elif kind == "function_call":
             record = CallRecord(
-                call_id=str(_field(item, "call_id") or ""),
-                name=str(_field(item, "name") or ""),
-                arguments=_arguments(_field(item, "arguments")),
+                call_id=str(get("call_id") or ""),
+                name=str(get("name") or ""),
+                arguments=_arguments(get("arguments")),
             )
             turn.calls.append(record)
             pending[record.call_id] = record
         elif kind == "function_call_output":
-            answered = pending.pop(str(_field(item, "call_id") or ""), None)
+            answered = pending.pop(str(get("call_id") or ""), None)
             if answered is not None:
-                answered.result = parse_tool_output(_field(item, "output"))
+                answered.result = parse_tool_output(get("output"))
     current = turns[-1] if turns else Turn(user_text="")
     # Earlier turns carry the (unique) ids of their calls, so the fingerprint, and the call ids
     # derived from it, never repeat within a conversation; it ignores the running turn's own

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from backend.config import Settings
 from backend.main import create_app
-from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.chat import chat, conversations, messages, stream_events, tasks, turn
 from tests.support.fake_openai import (
     TRUNCATED,
     Answer,
@@ -25,7 +25,6 @@ from tests.support.fake_openai import (
     tool_call,
     tool_calls,
 )
-from tests.support.sse import data_payloads
 
 ROUTES = [pytest.param(False, id="chat"), pytest.param(True, id="stream")]
 
@@ -36,29 +35,6 @@ def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     named = {"model": "team-default", "openai_base_url": fake.base_url, "model_timeout_seconds": 5}
     with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
-
-
-def stream_events(client: TestClient, headers: dict, message: str, **body) -> list:
-    with client.stream(
-        "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
-    ) as response:
-        assert response.status_code == 200, response.read()
-        return data_payloads(response.iter_lines())
-
-
-def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:
-    """One successful turn on either route, as the JSON body `/chat` returns."""
-    if not streaming:
-        response = chat(client, headers, message, body.get("conversation_id"))
-        assert response.status_code == 200, response.text
-        return response.json()
-    events = stream_events(client, headers, message, **body)
-    assert events[-1] == "[DONE]", events
-    done = events[-2]
-    assert done["type"] == "done", events
-    deltas = "".join(e["text"] for e in events if isinstance(e, dict) and e["type"] == "delta")
-    assert deltas == done["response"]
-    return {key: done[key] for key in ("conversation_id", "response", "tool_calls")}
 
 
 def failed_turn(client: TestClient, headers: dict, message: str, streaming: bool) -> dict:

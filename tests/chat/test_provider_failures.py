@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from backend.config import Settings
 from backend.main import create_app
-from tests.chat.test_provider_dialects import ROUTES, failed_turn, turn
-from tests.support.chat import chat, conversations
+from tests.chat.test_provider_dialects import ROUTES, failed_turn
+from tests.support.chat import chat, conversations, turn
 from tests.support.fake_openai import HANG, FakeOpenAI, error
 from tests.support.processes import free_port
 

@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 from backend.config import Settings
 from backend.main import create_app
 from tests.conftest import override_settings
-from tests.support.chat import chat, conversations, messages, tasks
+from tests.support.chat import chat, conversations, messages, stream_events, tasks, turn
 from tests.support.fake_openai import MALFORMED, Failure, FakeOpenAI, error, text, tool_call
-from tests.support.sse import data_payloads
 
 
 @pytest.fixture
@@ -25,33 +24,6 @@ def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
     named = {"model": "fake-model", "openai_base_url": fake.base_url, "model_timeout_seconds": 1}
     with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
-
-
-def stream_events(client: TestClient, headers: dict, message: str, **body) -> list:
-    """The `data:` payloads of one streamed turn, `[DONE]` included as a string."""
-    with client.stream(
-        "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
-    ) as response:
-        assert response.status_code == 200, response.read()
-        return data_payloads(response.iter_lines())
-
-
-def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body) -> dict:
-    """One turn on either route, as the JSON body `/chat` would return."""
-    if not streaming:
-        response = chat(client, headers, message, body.get("conversation_id"))
-        assert response.status_code == 200, response.text
-        return response.json()
-    events = stream_events(client, headers, message, **body)
-    assert events[-1] == "[DONE]"
-    done = events[-2]
-    assert done["type"] == "done"
-    assert [e for e in events if isinstance(e, dict) and e["type"] == "tool_call"] == [
-        {"type": "tool_call", **call} for call in done["tool_calls"]
-    ]
-    deltas = "".join(e["text"] for e in events if isinstance(e, dict) and e["type"] == "delta")
-    assert deltas == done["response"]
-    return {key: done[key] for key in ("conversation_id", "response", "tool_calls")}
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])

@@ -8,6 +8,8 @@ import httpx
 import httpx2
 from fastapi.testclient import TestClient
 
+from tests.support.sse import data_payloads
+
 
 def chat_body(message: str, conversation_id: int | None = None) -> dict[str, Any]:
     """The JSON body of `POST /api/{user}/chat` (and `/chat/stream`)."""
@@ -55,3 +57,31 @@ def tasks(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     result: list[dict[str, Any]] = response.json()
     return result
+
+
+def stream_events(client: TestClient, headers: dict, message: str, **body: Any) -> list[Any]:
+    """The `data:` payloads of one streamed turn of alice's, `[DONE]` included as a string."""
+    with client.stream(
+        "POST", "/api/alice/chat/stream", json={"message": message, **body}, headers=headers
+    ) as response:
+        assert response.status_code == 200, response.read()
+        return data_payloads(response.iter_lines())
+
+
+def turn(client: TestClient, headers: dict, message: str, streaming: bool, **body: Any) -> dict:
+    """One successful turn on either route, as the JSON body `/chat` returns; a streamed one
+    must agree with itself (its tool_call events and deltas are what its done event says)."""
+    if not streaming:
+        response = chat(client, headers, message, body.get("conversation_id"))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+    events = stream_events(client, headers, message, **body)
+    assert events[-1] == "[DONE]", events
+    done = events[-2]
+    assert done["type"] == "done", events
+    assert [e for e in events if isinstance(e, dict) and e["type"] == "tool_call"] == [
+        {"type": "tool_call", **call} for call in done["tool_calls"]
+    ]
+    deltas = "".join(e["text"] for e in events if isinstance(e, dict) and e["type"] == "delta")
+    assert deltas == done["response"]
+    return {key: done[key] for key in ("conversation_id", "response", "tool_calls")}

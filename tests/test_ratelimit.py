@@ -108,12 +108,17 @@ def test_memory_limiter_is_thread_safe() -> None:
 # --- Redis ----------------------------------------------------------------------------------
 
 
+# The production timeout (0.5 s) makes a slow Redis fail open, which on a loaded machine would
+# let extra requests through; these tests are about the count, so Redis gets time to answer.
+COUNTING_TIMEOUT = 30.0
+
+
 @needs_redis
 async def test_two_limiters_share_one_count_through_redis() -> None:
     # Two instances stand for two API replicas: the limit is per user, not per replica.
     prefix = f"test-{uuid.uuid4().hex}:"
-    first = RedisRateLimiter(REDIS_URL, limit=4, prefix=prefix)
-    second = RedisRateLimiter(REDIS_URL, limit=4, prefix=prefix)
+    first = RedisRateLimiter(REDIS_URL, limit=4, prefix=prefix, timeout=COUNTING_TIMEOUT)
+    second = RedisRateLimiter(REDIS_URL, limit=4, prefix=prefix, timeout=COUNTING_TIMEOUT)
     try:
         allowed = [(await limiter.hit("alice")).allowed for limiter in (first, second) * 3]
         assert allowed == [True, True, True, True, False, False]
@@ -126,10 +131,14 @@ async def test_two_limiters_share_one_count_through_redis() -> None:
 
 
 @needs_redis
-async def test_redis_counts_concurrent_requests_exactly() -> None:
-    limiter = RedisRateLimiter(REDIS_URL, limit=10, prefix=f"test-{uuid.uuid4().hex}:")
+async def test_redis_counts_concurrent_requests_exactly(caplog: pytest.LogCaptureFixture) -> None:
+    limiter = RedisRateLimiter(
+        REDIS_URL, limit=10, prefix=f"test-{uuid.uuid4().hex}:", timeout=COUNTING_TIMEOUT
+    )
     try:
-        decisions = await asyncio.gather(*(limiter.hit("alice") for _ in range(30)))
+        with caplog.at_level(logging.WARNING, logger="backend.ratelimit"):
+            decisions = await asyncio.gather(*(limiter.hit("alice") for _ in range(30)))
+        assert not caplog.records  # every decision came from Redis, none from failing open
         assert sum(d.allowed for d in decisions) == 10
     finally:
         await limiter.aclose()

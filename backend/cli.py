@@ -174,20 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
         _stop_children(children, settings.shutdown_grace_seconds)
         raise
     token = mint_token(DEMO_USER, settings, ttl_seconds=DEMO_TOKEN_TTL)
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"\n  todo-agent is running\n"
-        f"  API         {base}   (docs: {base}/docs)\n"
-        f"  MCP server  {mcp_url}\n"
-        f"  database    {_safe_url()}\n"
-        f"  model       {settings.model_name}\n\n"
-        f"  Open the app signed in as '{DEMO_USER}' (the token stays in the URL fragment, "
-        f"which browsers never send):\n  {base}/#token={token}\n\n"
-        f"  Or call the API:\n  export TOKEN={token}\n"
-        f'  curl -s {base}/api/{DEMO_USER}/chat -H "Authorization: Bearer $TOKEN" '
-        f"-H 'Content-Type: application/json' -d '{{\"message\": \"add buy milk\"}}'\n",
-        flush=True,
-    )
+    print(_banner(settings, f"http://{args.host}:{args.port}", mcp_url, token), flush=True)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -206,6 +193,23 @@ def _serve(args: argparse.Namespace) -> int:
         time.sleep(0.2)
     _stop_children(children, settings.shutdown_grace_seconds)
     return status
+
+
+def _banner(settings: Settings, base: str, mcp_url: str, token: str) -> str:
+    # Production serves no Swagger UI (backend.main), so the banner points only at what answers.
+    docs = f"   (docs: {base}/docs)" if settings.environment != "production" else ""
+    return (
+        f"\n  todo-agent is running\n"
+        f"  API         {base}{docs}\n"
+        f"  MCP server  {mcp_url}\n"
+        f"  database    {_safe_url()}\n"
+        f"  model       {settings.model_name}\n\n"
+        f"  Open the app signed in as '{DEMO_USER}' (the token stays in the URL fragment, "
+        f"which browsers never send):\n  {base}/#token={token}\n\n"
+        f"  Or call the API:\n  export TOKEN={token}\n"
+        f'  curl -s {base}/api/{DEMO_USER}/chat -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d '{{\"message\": \"add buy milk\"}}'\n"
+    )
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]], grace_seconds: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from backend import __version__
+from backend import __version__, cli
+from backend.config import Settings
+from backend.main import create_app
 from tests.databases import migrated_sqlite_from_the_future
 from tests.support.processes import free_port, run_cli
 
@@ -155,6 +158,17 @@ def test_serve_prints_its_banner_only_once_both_servers_answer(tmp_path):
     finally:
         process.terminate()
         process.wait(30)
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_serve_banner_links_to_the_docs_only_where_the_app_serves_them(tmp_path, environment):
+    settings = Settings(
+        environment=environment, better_auth_secret=secrets.token_urlsafe(48), data_dir=tmp_path
+    )
+    base = "http://127.0.0.1:8000"
+    banner = cli._banner(settings, base, "http://127.0.0.1:8001/mcp", "a.token.here")
+    served = {getattr(route, "path", None) for route in create_app(settings).routes}
+    assert (f"{base}/docs" in banner) == ("/docs" in served)
 
 
 def test_serve_on_a_taken_port_prints_no_banner(tmp_path):

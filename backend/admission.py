@@ -22,6 +22,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 
 from backend.config import Settings
 from backend.deps import CurrentUser, SettingsDep
+from backend.observability.metrics import count_rate_limited
 from backend.ratelimit import RateLimiter, build_rate_limiter, retry_after_header
 
 BUSY_RETRY_AFTER_SECONDS = 1
@@ -108,12 +109,14 @@ async def admit_api_request(
     if settings.api_rate_limit > 0:
         decision = await limits.rate.hit(f"api:{user_id}")
         if not decision.allowed:
+            count_rate_limited("api")
             raise HTTPException(
                 status_code=status.HTTP_429_TOO_MANY_REQUESTS,
                 detail="Too many requests; see Retry-After",
                 headers=retry_after_header(decision),
             )
     if not await limits.in_flight.enter(user_id):
+        count_rate_limited("concurrency")
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             detail="Too many requests at once; try again when the earlier ones are answered",

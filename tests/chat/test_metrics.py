@@ -153,6 +153,18 @@ def test_a_rate_limited_chat_is_counted(client: TestClient, headers: dict[str, s
     assert moved(before, after, http, route=CHAT_ROUTE, method="POST", status="429") == 1
 
 
+def test_a_rate_limited_rest_request_is_counted(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    override_settings(client.app, api_rate_limit=1)  # type: ignore[arg-type]
+    before = scrape(client)
+    assert client.get("/api/alice/tasks", headers=headers).status_code == 200
+    assert client.get("/api/alice/tasks", headers=headers).status_code == 429
+    after = scrape(client)
+    assert moved(before, after, "todo_agent_rate_limited_total", surface="api") == 1
+    assert moved(before, after, "todo_agent_rate_limited_total", surface="chat") == 0
+
+
 def test_unmatched_paths_share_one_label(client: TestClient) -> None:
     before = scrape(client)
     assert client.get("/no/such/path/alice").status_code == 404

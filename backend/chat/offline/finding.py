@@ -81,6 +81,11 @@ def _referred(intent: Intent, ref: Ref, session: ToolSession, memory: Memory) ->
             return Found(
                 message=f"You have only {count}." if listed.tasks else "Your todo list is empty."
             )
+    if resolved.problem == "none" and ref.all and intent.kind == IntentKind.COMPLETE:
+        # "I finished all of them" with nothing talked about yet: every open task, as "mark
+        # everything as done". Never for a delete: "delete all of them" names no task.
+        listed = session.list_tasks("pending")
+        return Found(list(listed.tasks)) if listed.ok else _unreadable(listed.error)
     if resolved.problem == "none":
         return Found(message=replies.NO_REFERENCE)
     if resolved.problem == "deleted":

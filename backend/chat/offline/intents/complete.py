@@ -7,8 +7,9 @@ before listing; `RULES` add the looser readings ("X done", "I called the dentist
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from backend.chat.offline.intents.kinds import Intent, IntentKind, Target
+from backend.chat.offline.intents.kinds import Intent, IntentKind, RefKind, Target
 from backend.chat.offline.intents.rules import Clause, Rule, pattern
 from backend.chat.offline.intents.targets import NAME_SUFFIX, has_marker, parse_target
 from backend.chat.offline.lemmas import past_tense_lemma
@@ -92,6 +93,9 @@ def _is_done(match: re.Match[str], clause: Clause) -> Intent | None:
     target = parse_target(match["t"])
     if not target or (clause.strict and not target.explicit):
         return None
+    if target.ref and target.ref.kind == RefKind.THEM and match["all"]:
+        # "they're all done": as "all of them are done"
+        target = replace(target, ref=replace(target.ref, all=True))
     status = match["s"].lower()
     if status.startswith(("not", "still")):
         return _intent(IntentKind.REOPEN, clause, target)
@@ -220,8 +224,10 @@ STRICT_RULES = (
         "X is done",
         pattern(
             r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
-            r"'re)|'s|'re)\s+(?:(?:now|all|finally|already|totally|completely|officially|been)"
-            r"\s+)*(?P<s>" + DONE_WORDS + r"|not done|not finished|not complete|not completed|"
+            r"'re)|'s|'re)\s+(?P<all>all\s+)?(?:(?:now|all|finally|already|totally|completely|"
+            r"officially|been)\s+)*(?P<s>"
+            + DONE_WORDS
+            + r"|not done|not finished|not complete|not completed|"
             r"not done yet|still open|still pending|still to do|" + "|".join(_GONE_WORDS) + r")"
             r"(?:\s+(?:now|already|too|as well|anymore|any more|yet|today))?$"
         ),

@@ -164,9 +164,35 @@ def _starts_a_clause(rest: str, *, after_punctuation: bool) -> bool:
     return True
 
 
+_I_DID = re.compile(r"^\W*(?:i|we)\b", I)
+_NEXT_VERB = re.compile(
+    r"^\W*(?:(?:just|also|then|already|finally)\s+)*(?P<verb>[a-z]+)\s+(?P<next>[a-z']+)", I
+)
+
+
+def _same_subject(before: str, rest: str) -> str | None:
+    """ "I've paid the rent and called the dentist": the second verb's subject is the first's.
+    When `rest` goes on with another past tense of a task, that subject ("I", or "" when none
+    was said: "paid the rent and called the dentist"); else None (no new clause)."""
+    said = _I_DID.match(before)
+    verb = _NEXT_VERB.match(rest)
+    if verb is None or not complete.is_a_completion(verb["verb"]):
+        return None
+    if verb["next"].lower() in _PRONOUNS:
+        return None  # "I finished the report and sent it to Bob": one task, said twice
+    first = re.match(r"\W*([a-z]+)", before, I)
+    if said is None and not (first and complete.is_a_completion(first.group(1))):
+        return None
+    intent = parse_clause(before)
+    if intent is None or intent.kind != IntentKind.COMPLETE:
+        return None
+    return said.group(0).strip(" \t,") if said else ""
+
+
 def split_clauses(text: str) -> list[str]:
     clauses: list[str] = []
     start = 0
+    subject = ""  # "I" given to a clause that shares the one before's ("... and called X")
     for match in _SEPARATOR.finditer(text):
         if match.start() < start:
             continue
@@ -175,10 +201,15 @@ def split_clauses(text: str) -> list[str]:
             continue
         if re.search(r"\d\s*$", text[: match.start()]) and re.match(r"#?\d", rest):
             continue  # "tasks 1 and 3 are done": one list of ids
-        if _starts_a_clause(rest, after_punctuation=bool(match.group("punct"))):
-            clauses.append(text[start : match.start()])
+        before = f"{subject} {text[start : match.start()]}".strip()
+        shared = None if match.group("punct") else _same_subject(before, rest)
+        if shared is not None or _starts_a_clause(
+            rest, after_punctuation=bool(match.group("punct"))
+        ):
+            clauses.append(before)
             start = match.end()
-    clauses.append(text[start:])
+            subject = shared or ""
+    clauses.append(f"{subject} {text[start:]}")
     return [clause for clause in (c.strip() for c in clauses) if clause.strip(" .!?,;")]
 
 

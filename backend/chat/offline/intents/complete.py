@@ -118,6 +118,12 @@ _NOT_COMPLETIONS = frozenset(
 )
 
 
+def is_a_completion(word: str) -> bool:
+    """Whether `word` is a past tense that says a task was done ("called", "paid", "went")."""
+    lowered = word.lower()
+    return past_tense_lemma(lowered) is not None and lowered not in _NOT_COMPLETIONS
+
+
 def _past_tense(match: re.Match[str], clause: Clause) -> Intent | None:
     """ "I called the dentist already", "went to the post office": the task, in the base form."""
     if clause.strict:

@@ -57,6 +57,11 @@ ONE_TASK_PHRASINGS = (
     "take {ref} off my list",
     "kill {ref}",
     "delete {ref} please and thank you",
+    "never mind {ref}, I don't need it",
+    "remove {ref}, i already went",
+    "delete {ref}, I bought it already",
+    "cancel {ref}",
+    "cancel {ref}, I'll do it next month",
 )
 
 # Bulk phrasings that name every completed task.

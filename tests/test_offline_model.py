@@ -138,6 +138,27 @@ async def test_nothing_is_guessed_when_no_task_matches() -> None:
     assert [name for name, _ in chat.store.calls] == ["list_tasks"]
 
 
+async def test_cancel_deletes_a_task_only_when_one_matches() -> None:
+    chat = Conversation()
+    chat.store.seed(["Call the dentist", "Buy milk"])
+    # Nothing matches: nothing is deleted or added; it is offered as a new task.
+    reply = await chat.say("cancel netflix")
+    assert 'no task about "netflix"' in reply and '"Cancel netflix"' in reply
+    assert [name for name, _ in chat.store.calls] == ["list_tasks"]
+    await chat.say("yes")
+    assert [t["title"] for t in chat.store.snapshot()] == [
+        "Call the dentist",
+        "Buy milk",
+        "Cancel netflix",
+    ]
+    reply = await chat.say("cancel the dentist, I'll go next month")
+    assert reply == 'Deleted "Call the dentist" (#1).'
+    # A task that is itself "Cancel ..." may be meant as done: it asks.
+    reply = await chat.say("cancel netflix")
+    assert "delete task 3" in reply and "complete task 3" in reply
+    assert [t["title"] for t in chat.store.snapshot()] == ["Buy milk", "Cancel netflix"]
+
+
 async def test_yes_after_a_suggestion_adds_the_suggested_task() -> None:
     chat = Conversation()
     reply = await chat.say("buy a birthday present")

@@ -11,6 +11,7 @@ from backend.chat.offline.intents import (
     delete,
     labels,
     listing,
+    remarks,
     targets,
     update,
 )
@@ -51,6 +52,12 @@ def test_a_rule_reads_its_examples(rule: Rule, text: str, expected: str) -> None
 @pytest.mark.parametrize(("text", "expected"), labels.EXAMPLES)
 def test_a_labelled_add_reads_its_examples(text: str, expected: str) -> None:
     assert describe(labels.parse_labelled_add(text)) == expected
+
+
+@pytest.mark.parametrize(("text", "action"), remarks.EXAMPLES)
+def test_a_remark_after_a_comma_leaves_the_action_before_it(text: str, action: str) -> None:
+    split = remarks.split_remark(text)
+    assert (split[0] if split else "") == action
 
 
 @pytest.mark.parametrize(("text", "kind"), chat.EXAMPLES)

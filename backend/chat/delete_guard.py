@@ -40,7 +40,10 @@ _BULK = re.compile(
     r"|\b(?:clear|empty|wipe|purge|reset)\s+(?:out\s+)?(?:my|the)?\s*(?:todo\s+|to-do\s+)?"
     r"(?:list|tasks|todos|to-dos)\b"
     r"|\b(?:completed|complete|done|finished|checked|ticked|pending|open)\s+"
-    r"(?:ones|tasks|items|todos|to-dos)\b",
+    r"(?:ones|tasks|items|todos|to-dos)\b"
+    # the status after the plural: "the ones I've finished", "tasks that are done"
+    r"|\b(?:ones|tasks|items|todos|to-dos)\s+(?:that\s+|which\s+)?(?:i|we|are|were)"
+    r"(?:'ve|\s+have)?\s+(?:already\s+)?(?:completed|done|finished|checked off|ticked off)\b",
     re.IGNORECASE,
 )
 _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}

@@ -30,6 +30,8 @@ from tests.support.chat import chat, tasks
         ("clear my list", None),
         ("delete all completed tasks", None),
         ("remove the done ones", None),
+        ("delete the ones I've finished", None),
+        ("remove the tasks that are done", None),
         ("delete everything", None),
         ("delete every task on my list", None),
     ],

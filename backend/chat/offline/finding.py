@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 from backend.chat.offline import replies
 from backend.chat.offline.intents import Intent, IntentKind, Ref, RefKind, Target
+from backend.chat.offline.intents.text import capitalize
 from backend.chat.offline.matching import match_tasks
 from backend.chat.offline.memory import Memory
 from backend.chat.offline.results import TaskInfo
 from backend.chat.offline.session import ToolSession
+from backend.chat.offline.words import words
 
 
 @dataclass
@@ -51,7 +53,29 @@ def _find_target(intent: Intent, session: ToolSession, memory: Memory) -> Found:
     if not listed.ok:
         return _unreadable(listed.error)
     verb = VERB_EXAMPLE.get(intent.kind, intent.kind)
+    if said := intent.extra.get("if_listed"):
+        if (unsure := _if_listed(said, intent, target.name, list(listed.tasks))) is not None:
+            return unsure
     return _match_name(target.name, list(listed.tasks), intent.kind, verb)
+
+
+def _if_listed(verb: str, intent: Intent, name: str, tasks: list[TaskInfo]) -> Found | None:
+    """ "cancel the dentist" deletes the dentist task only if there is one: with none it may
+    be a new task to add, and a task that is itself "Cancel ..." may be meant as done."""
+    found = match_tasks(name, tasks).found
+    if not found:
+        title = capitalize(intent.text)
+        return Found(
+            message=f'You have no task about "{name}", so I deleted nothing. '
+            + replies.SUGGESTION.format(title=title, text=intent.text)
+        )
+    if all(words(task.title)[:1] == [verb] for task in found):
+        task = found[0]
+        return Found(
+            message=f"Do you want me to delete {replies.quoted(task)} or mark it as done? Say "
+            f'"delete task {task.id}" or "complete task {task.id}".'
+        )
+    return None
 
 
 def _unreadable(error: str | None) -> Found:
@@ -81,6 +105,11 @@ def _referred(intent: Intent, ref: Ref, session: ToolSession, memory: Memory) ->
             return Found(
                 message=f"You have only {count}." if listed.tasks else "Your todo list is empty."
             )
+    if resolved.problem == "none" and ref.all and intent.kind == IntentKind.COMPLETE:
+        # "I finished all of them" with nothing talked about yet: every open task, as "mark
+        # everything as done". Never for a delete: "delete all of them" names no task.
+        listed = session.list_tasks("pending")
+        return Found(list(listed.tasks)) if listed.ok else _unreadable(listed.error)
     if resolved.problem == "none":
         return Found(message=replies.NO_REFERENCE)
     if resolved.problem == "deleted":

@@ -40,10 +40,22 @@ def _accepting_a_suggestion(transcript: Transcript) -> Intent | None:
     if not transcript.earlier or not _YES.match(transcript.current.user_text.strip()):
         return None
     previous = transcript.earlier[-1]
-    if previous.calls:
-        return None
     intents = [i for i in parse_message(previous.user_text) if i.kind not in CHAT]
-    suggestion = suggestion_for(intents[0]) if len(intents) == 1 else None
+    if len(intents) != 1:
+        return None
+    if previous.calls:
+        # "cancel the gym membership" looked for a task first and found none: it was offered
+        # as a new task (finding.py), so it is one now.
+        intent = intents[0]
+        listing = previous.calls[-1].result
+        looked_only = all(call.name == "list_tasks" for call in previous.calls)
+        if not (intent.extra.get("if_listed") and looked_only and listing is not None):
+            return None
+        if intent.target is None or match_tasks(intent.target.name, listing.tasks).found:
+            return None
+        suggestion = suggestion_for(replace(intent, kind=IntentKind.UNKNOWN))
+    else:
+        suggestion = suggestion_for(intents[0])
     if suggestion is None:
         return None
     return Intent(IntentKind.ADD, text=transcript.current.user_text, tasks=(suggestion,))

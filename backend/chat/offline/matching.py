@@ -20,10 +20,35 @@ _NOISE = frozenset(
 )
 
 
+# Verbs that say the same thing was done: "got the milk" and "picked up the milk" are "Buy
+# milk", "rang mum" is "Call mum". Compared only as the first word of both the query and the
+# title (the verb of a task), so a word inside a title never turns into another.
+_SAME_ACTION = (
+    "buy get pick grab purchase collect fetch",
+    "call phone ring",
+    "pay settle",
+    "clean tidy hoover vacuum",
+    "fix repair mend",
+    "post mail send",
+    "book reserve",
+    "see visit",
+)
+_ACTION_OF = {stem(verb): index for index, line in enumerate(_SAME_ACTION) for verb in line.split()}
+# After a task's verb: "pick up the milk", "drop off the parcel" are "pick", "drop" the thing.
+_PARTICLES = frozenset("up off out back down over".split())
+
+
 def _key_words(text: str) -> list[str]:
     raw = words(text)
     keys = [stem(word) for word in raw if word not in _NOISE]
+    if len(keys) > 2 and keys[1] in _PARTICLES and raw[:1] and stem(raw[0]) == keys[0]:
+        del keys[1]
     return keys or [stem(word) for word in raw]
+
+
+def _same_action(query: list[str], title: list[str]) -> bool:
+    action = _ACTION_OF.get(query[0])
+    return action is not None and action == _ACTION_OF.get(title[0])
 
 
 def _word_matches(query_word: str, title_word: str) -> bool:
@@ -47,6 +72,9 @@ def _score(query: list[str], title: list[str]) -> tuple[int, int] | None:
     """(exact, words in common) when the task matches the query at all, else None."""
     if not query or not title:
         return None
+    if len(query) > 1 and len(title) > 1 and _same_action(query, title):
+        # "get the milk" for "Buy milk": the verbs count as one word, the rest must match
+        query, title = ["="] + query[1:], ["="] + title[1:]
     query_hits = sum(any(_word_matches(q, t) for t in title) for q in query)
     title_hits = sum(any(_word_matches(q, t) for q in query) for t in title)
     if query_hits < len(query) and title_hits < len(title):

@@ -25,16 +25,19 @@ from backend.chat.offline.intents.kinds import (
     Target,
 )
 from backend.chat.offline.intents.labels import parse_labelled_add
+from backend.chat.offline.intents.remarks import split_remark
 from backend.chat.offline.intents.rules import Clause, first_match
 from backend.chat.offline.intents.targets import parse_target
 from backend.chat.offline.intents.text import capitalize, clean
 from backend.chat.offline.intents.typos import fix_typos
-from backend.chat.offline.words import normalize
+from backend.chat.offline.words import normalize, words
 
 I = re.IGNORECASE  # noqa: E741
 
 
-def _parse_clause(raw: str, *, strict: bool = False, allow_add: bool = True) -> Intent | None:
+def _parse_clause(
+    raw: str, *, strict: bool = False, allow_add: bool = True, remarked: bool = False
+) -> Intent | None:
     if intent := parse_chat(raw):  # before cleaning: "thanks a lot" is all filler
         return intent
     text = clean(raw)
@@ -42,7 +45,9 @@ def _parse_clause(raw: str, *, strict: bool = False, allow_add: bool = True) -> 
         return None
     if intent := parse_chat(text):
         return intent
-    clause = Clause(text, strict=strict)
+    if not strict and (aside := _without_remark(text)) is not None:
+        return aside
+    clause = Clause(text, strict=strict, remarked=remarked)
     for rules, which in (
         (listing.STATUS_RULES, clause),
         (update.RULES, clause),
@@ -67,6 +72,37 @@ def _parse_clause(raw: str, *, strict: bool = False, allow_add: bool = True) -> 
         if inner is not None and inner.kind in ACTIONS:
             return inner
     return add.parse_add(clause)
+
+
+# What a remark's action may be and still only explain the one before it ("remove the milk,
+# I bought it already"): nothing, or the same task again ("it", "them").
+_REMARKED = frozenset({IntentKind.COMPLETE, IntentKind.DELETE, IntentKind.REOPEN})
+_PRONOUNS = frozenset("it them that this those these one".split())
+
+
+def _without_remark(text: str) -> Intent | None:
+    """ "remove the dentist, i already went": the action before the comma, when what follows
+    it only explains (remarks.py)."""
+    if (parts := split_remark(text)) is None:
+        return None
+    head, remark = parts
+    intent = _parse_clause(head, allow_add=False, remarked=True)
+    if intent is None or intent.kind not in _REMARKED:
+        return None
+    said = _parse_clause(remark, allow_add=False)
+    if said is not None and said.kind in ACTIONS and not _refers_back(said.target):
+        return None  # "delete the milk, I finished the report": two things, not a remark
+    return replace(intent, text=text)
+
+
+def _refers_back(target: Target | None) -> bool:
+    """Whether a remark's target is the task already named: "it", "them", "bought it"."""
+    if target is None:
+        return False
+    if target.ref is not None:
+        return target.ref.kind in (RefKind.IT, RefKind.THEM)
+    said = words(target.name)
+    return len(said) > 1 and set(said[1:]) <= _PRONOUNS
 
 
 def _vaguer(original: Intent | None, repaired: Intent) -> bool:
@@ -128,9 +164,35 @@ def _starts_a_clause(rest: str, *, after_punctuation: bool) -> bool:
     return True
 
 
+_I_DID = re.compile(r"^\W*(?:i|we)\b", I)
+_NEXT_VERB = re.compile(
+    r"^\W*(?:(?:just|also|then|already|finally)\s+)*(?P<verb>[a-z]+)\s+(?P<next>[a-z']+)", I
+)
+
+
+def _same_subject(before: str, rest: str) -> str | None:
+    """ "I've paid the rent and called the dentist": the second verb's subject is the first's.
+    When `rest` goes on with another past tense of a task, that subject ("I", or "" when none
+    was said: "paid the rent and called the dentist"); else None (no new clause)."""
+    said = _I_DID.match(before)
+    verb = _NEXT_VERB.match(rest)
+    if verb is None or not complete.is_a_completion(verb["verb"]):
+        return None
+    if verb["next"].lower() in _PRONOUNS:
+        return None  # "I finished the report and sent it to Bob": one task, said twice
+    first = re.match(r"\W*([a-z]+)", before, I)
+    if said is None and not (first and complete.is_a_completion(first.group(1))):
+        return None
+    intent = parse_clause(before)
+    if intent is None or intent.kind != IntentKind.COMPLETE:
+        return None
+    return said.group(0).strip(" \t,") if said else ""
+
+
 def split_clauses(text: str) -> list[str]:
     clauses: list[str] = []
     start = 0
+    subject = ""  # "I" given to a clause that shares the one before's ("... and called X")
     for match in _SEPARATOR.finditer(text):
         if match.start() < start:
             continue
@@ -139,10 +201,15 @@ def split_clauses(text: str) -> list[str]:
             continue
         if re.search(r"\d\s*$", text[: match.start()]) and re.match(r"#?\d", rest):
             continue  # "tasks 1 and 3 are done": one list of ids
-        if _starts_a_clause(rest, after_punctuation=bool(match.group("punct"))):
-            clauses.append(text[start : match.start()])
+        before = f"{subject} {text[start : match.start()]}".strip()
+        shared = None if match.group("punct") else _same_subject(before, rest)
+        if shared is not None or _starts_a_clause(
+            rest, after_punctuation=bool(match.group("punct"))
+        ):
+            clauses.append(before)
             start = match.end()
-    clauses.append(text[start:])
+            subject = shared or ""
+    clauses.append(f"{subject} {text[start:]}")
     return [clause for clause in (c.strip() for c in clauses) if clause.strip(" .!?,;")]
 
 

@@ -7,8 +7,9 @@ before listing; `RULES` add the looser readings ("X done", "I called the dentist
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from backend.chat.offline.intents.kinds import Intent, IntentKind, Target
+from backend.chat.offline.intents.kinds import Intent, IntentKind, RefKind, Target
 from backend.chat.offline.intents.rules import Clause, Rule, pattern
 from backend.chat.offline.intents.targets import NAME_SUFFIX, has_marker, parse_target
 from backend.chat.offline.lemmas import past_tense_lemma
@@ -92,6 +93,9 @@ def _is_done(match: re.Match[str], clause: Clause) -> Intent | None:
     target = parse_target(match["t"])
     if not target or (clause.strict and not target.explicit):
         return None
+    if target.ref and target.ref.kind == RefKind.THEM and match["all"]:
+        # "they're all done": as "all of them are done"
+        target = replace(target, ref=replace(target.ref, all=True))
     status = match["s"].lower()
     if status.startswith(("not", "still")):
         return _intent(IntentKind.REOPEN, clause, target)
@@ -114,6 +118,12 @@ _NOT_COMPLETIONS = frozenset(
 )
 
 
+def is_a_completion(word: str) -> bool:
+    """Whether `word` is a past tense that says a task was done ("called", "paid", "went")."""
+    lowered = word.lower()
+    return past_tense_lemma(lowered) is not None and lowered not in _NOT_COMPLETIONS
+
+
 def _past_tense(match: re.Match[str], clause: Clause) -> Intent | None:
     """ "I called the dentist already", "went to the post office": the task, in the base form."""
     if clause.strict:
@@ -131,6 +141,36 @@ def _past_tense(match: re.Match[str], clause: Clause) -> Intent | None:
         return None  # "I told you that...", "I meant to do..." ("went to the bank" is a task)
     name = NAME_SUFFIX.sub("", f"{lemma} {rest}").strip()
     return _intent(IntentKind.COMPLETE, clause, Target(name=name)) if words(name) else None
+
+
+# "rent's paid", "the tickets are booked": a state that is the task's own verb, done. Not the
+# states that say something else ("the milk is spoiled" is no task; "is needed" is not done).
+_NOT_DONE_STATES = _NOT_COMPLETIONS | frozenset(
+    "spoiled spoilt broken gone lost stuck closed locked tired bored worried confused late "
+    "overdue due pending supposed allowed required needed expected married named titled".split()
+)
+
+
+def _is_past_participle(match: re.Match[str], clause: Clause) -> Intent | None:
+    """ "rent's paid", "the car is washed": the task is the verb's base form and the subject
+    ("Pay rent", "Wash the car")."""
+    if clause.strict:
+        return None
+    participle = match["p"].lower()
+    lemma = past_tense_lemma(participle)
+    if lemma is None or participle in _NOT_DONE_STATES:
+        return None
+    if re.fullmatch(r"i|we|you|he|she|everyone|everybody", match["t"], re.I):
+        return None  # "we're booked", "she's married": about people, not a task
+    target = parse_target(match["t"])
+    if target is None:
+        return None
+    if target.explicit and participle in {"called", "named", "titled", "labelled", "labeled"}:
+        return None  # "it's called ...": what a thing is called
+    if target.explicit:  # "task 2 is paid", "it's booked": the task named, done
+        return _intent(IntentKind.COMPLETE, clause, target)
+    name = f"{lemma} {target.name}"
+    return _intent(IntentKind.COMPLETE, clause, Target(name=name))
 
 
 _REOPEN = Rule(
@@ -220,8 +260,10 @@ STRICT_RULES = (
         "X is done",
         pattern(
             r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
-            r"'re)|'s|'re)\s+(?:(?:now|all|finally|already|totally|completely|officially|been)"
-            r"\s+)*(?P<s>" + DONE_WORDS + r"|not done|not finished|not complete|not completed|"
+            r"'re)|'s|'re)\s+(?P<all>all\s+)?(?:(?:now|all|finally|already|totally|completely|"
+            r"officially|been)\s+)*(?P<s>"
+            + DONE_WORDS
+            + r"|not done|not finished|not complete|not completed|"
             r"not done yet|still open|still pending|still to do|" + "|".join(_GONE_WORDS) + r")"
             r"(?:\s+(?:now|already|too|as well|anymore|any more|yet|today))?$"
         ),
@@ -230,11 +272,28 @@ STRICT_RULES = (
             ("task 2 is done", "complete ids=2"),
             ("the laundry is done", "complete words=laundry"),
             ("the party is cancelled", "delete words=party"),
+            ("they're all done", "complete ref=them(all)"),
         ),
     ),
 )
 RULES = (
     *STRICT_RULES,
+    Rule(
+        "X is paid (a participle)",
+        pattern(
+            r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
+            r"'re)|'s|'re)\s+(?:(?:now|all|finally|already|been)\s+)*(?P<p>[a-z]+)"
+            r"(?:\s+(?:now|already|too|as well|today|finally|at last))?$"
+        ),
+        _is_past_participle,
+        (
+            ("rent's paid", "complete words=pay rent"),
+            ("the tickets are booked", "complete words=booked tickets"),
+            ("task 2 is paid", "complete ids=2"),
+            ("the milk is spoiled", "none"),
+            ("the car is red", "none"),
+        ),
+    ),
     Rule(
         "X done",
         pattern(r"^(?P<t>.+?)\s+(?:done|completed|finished|complete|checked off|ticked off)$"),

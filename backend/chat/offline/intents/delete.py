@@ -35,6 +35,13 @@ _WEAK = frozenset(
     "drop cancel kill forget take toss strike lose skip abandon dump junk axe bin "
     "never mind nevermind nvm dismiss clear clean up tidy up skip empty".split(" ")
 )
+# Weak verbs that, with a remark after them, can only mean letting a task go ("skip the gym,
+# I'm tired" or "drop the kids, ..." may be about the day, not the list).
+_LETTING_GO = frozenset(
+    "forget|forget about|never mind|nevermind|nvm|dismiss|abandon|toss|junk|dump|axe|kill".split(
+        "|"
+    )
+)
 _STRONG = frozenset(
     "delete remove erase scrap trash discard ditch nuke get rid of rm del".split(" ")
 )
@@ -70,6 +77,15 @@ def _delete_verb(match: re.Match[str], clause: Clause) -> Intent | None:
     if target is None:
         return None
     named = target.explicit or had_suffix or has_marker(raw) or about
+    if verb == "cancel" and not named and not clause.strict and target.name:
+        # "cancel the dentist": the dentist task if there is one; if there is none it may be
+        # a new task ("cancel the gym membership"), so nothing is deleted and the reply says
+        # how to add it (finding.py).
+        return Intent(
+            IntentKind.DELETE, text=clause.text, target=target, extra={"if_listed": "cancel"}
+        )
+    if clause.remarked and verb in _LETTING_GO:
+        named = True  # "never mind the milk, I don't need it"
     if verb in _WEAK and not named:
         return None
     if clause.strict and not named and verb not in _STRONG:
@@ -83,7 +99,16 @@ def _named_delete(raw: str, clause: Clause) -> Intent | None:
 
 
 def _no_longer(match: re.Match[str], clause: Clause) -> Intent | None:
-    if not re.search(r"\bany\s?more\b|\bno longer\b|\bafter all\b", clause.text, re.I):
+    # "I don't need to buy milk" says the task is unneeded by itself; "I don't want the milk"
+    # needs "anymore" to be about the list.
+    no_obligation = bool(match["to"]) and match["w"].lower() in {"need", "have"}
+    if no_obligation and re.match(
+        r"(?:forget|remember|worry|be\b|do anything|do nothing|anything)", match["t"], re.I
+    ):
+        return None  # "I don't need to be reminded", "don't have to worry about it"
+    if not no_obligation and not re.search(
+        r"\bany\s?more\b|\bno longer\b|\bafter all\b", clause.text, re.I
+    ):
         return None
     target = parse_target(match["t"])
     return Intent(IntentKind.DELETE, text=clause.text, target=target) if target else None
@@ -154,15 +179,23 @@ RULES = (
             ("delete every task on my list", "delete every=all"),
             ("nvm about the gift for Tom", "delete words=the gift for Tom"),
             ("take the bins out", "none"),
+            ("cancel the dentist", "delete words=dentist"),
         ),
     ),
     Rule(
         "I don't need X anymore",
         pattern(
-            r"^(?:i\s+)?(?:don't|do not|dont|no longer|won't|will not|wont)\s+(?:need|have|want|"
-            r"plan|going)\s+(?:to\s+)?(?P<t>.+?)(?:\s+any\s?more|\s+after all)?$"
+            r"^(?:i\s+|we\s+)?(?:don't|do not|dont|no longer|won't|will not|wont)\s+"
+            r"(?P<w>need|have|want|plan|going)\s+(?P<to>to\s+)?(?P<t>.+?)"
+            r"(?:\s+any\s?more|\s+after all)?$"
         ),
         _no_longer,
-        (("I don't need the milk anymore", "delete words=milk"),),
+        (
+            ("I don't need the milk anymore", "delete words=milk"),
+            ("I don't need to buy milk", "delete words=buy milk"),
+            ("we don't have to book the hotel", "delete words=book the hotel"),
+            ("I don't want the milk", "none"),
+            ("I don't need to be reminded", "none"),
+        ),
     ),
 )

@@ -58,6 +58,9 @@ class Ref:
     # ADDED: 1 is the first task added in the conversation, -1 the latest.
     position: int = 0
     count: int = 1  # "the first two": two places from `position` on
+    # THEM said as "all of them", "they're all done": with nothing talked about yet, a
+    # completion means every open task (a delete still asks: it names no task).
+    all: bool = False
 
     def pick(self, items: Sequence[T]) -> list[T] | None:
         """The items at this reference's places, or None when the list is too short."""
@@ -130,6 +133,7 @@ def describe(intent: Intent | None) -> str:
         if target.ref is not None:
             position = f":{target.ref.position}" if target.ref.position else ""
             position += f"x{target.ref.count}" if target.ref.count > 1 else ""
+            position += "(all)" if target.ref.all else ""
             parts.append(f"ref={target.ref.kind}{position}")
         if target.every:
             parts.append(f"every={target.every}" + (f" keep={target.keep}" if target.keep else ""))

@@ -21,6 +21,9 @@ class Clause:
     # Strict while deciding whether a segment starts a new clause ("and" inside a task title
     # must not split it): only unmistakable phrasings count then.
     strict: bool = False
+    # A remark followed after a comma ("forget the gym, I cancelled my membership"): the
+    # person is talking about a task, so a verb that also means other things names one.
+    remarked: bool = False
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ _REF_IT = re.compile(
     I,
 )
 _REF_THEM = re.compile(
-    r"^(?:them|those|these|both|all of them|both of them|them all|them both|all three|"
-    r"all (?:three|four|five) of them|those tasks|these tasks|those ones|these ones|"
+    r"^(?:them|they|those|these|both|all of them|they all|both of them|them all|them both|"
+    r"all three|all (?:three|four|five) of them|those tasks|these tasks|those ones|these ones|"
     r"those two|these two|those three|these three|the ones i (?:just )?added|"
     r"(?:all )?the tasks i (?:just )?added|all those|all these|all of those|all of these)$",
     I,
@@ -121,6 +121,7 @@ EXAMPLES = (
     ("the ones I have finished", "every=completed"),
     ("it", "ref=it"),
     ("both of them", "ref=them"),
+    ("all of them", "ref=them(all)"),
     ("the second one", "ref=position:2"),
     ("my first task", "ref=position:1"),
     ("the first two tasks", "ref=position:1x2"),
@@ -168,10 +169,17 @@ def _bulk(text: str) -> Target | None:
     return Target(every="completed") if done else None
 
 
+_ALL_OF_THEM = re.compile(
+    r"^(?:all of them|them all|they all|all of those|all those|all of these|all these)$", I
+)
+
+
 def _pronoun(text: str) -> Target | None:
     if _REF_IT.match(text):
         return Target(ref=Ref(RefKind.IT))
-    return Target(ref=Ref(RefKind.THEM)) if _REF_THEM.match(text) else None
+    if _REF_THEM.match(text):
+        return Target(ref=Ref(RefKind.THEM, all=bool(_ALL_OF_THEM.match(text))))
+    return None
 
 
 def _added(text: str) -> Target | None:

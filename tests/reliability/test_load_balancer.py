@@ -230,6 +230,8 @@ class Tally:
     resent: Counter[str] = field(default_factory=Counter)  # messages sent again with a new key
     retries: int = 0
     tool_failures: int = 0  # a 200 whose reply says a tool could not run (its MCP server died)
+    # messages sent again with a new key because such a reply asked for it
+    resent_after_tool_failure: Counter[str] = field(default_factory=Counter)
     rest_created: list[str] = field(default_factory=list)
     rest_unknown: list[str] = field(default_factory=list)  # a create whose answer was lost
     rest_failed: int = 0
@@ -283,6 +285,7 @@ class Load:
                     # may not have been made and to try again, which is what a person does: the
                     # same message as a new request (the old key would replay this answer).
                     self.tally.tool_failures += 1
+                    self.tally.resent_after_tool_failure[body["message"]] += 1
                     keyed = {**headers, "Idempotency-Key": uuid.uuid4().hex}
                     continue
                 self.tally.turns_ok += 1
@@ -476,11 +479,12 @@ def _stored_effects(balancer: Balancer, tally: Tally) -> dict[str, int]:
                 )
                 said = [m["content"] for m in stored if m["role"] == "user"]
                 counts["chat messages lost"] += len(set(messages) - set(said))
-                # A message sent again after an interrupted turn is in the history twice, once
-                # with the interrupted reply; any other repeat is a duplicate.
-                repeats = len(said) - len(set(said))
-                counts["chat messages duplicated"] += repeats - sum(
-                    tally.resent[message] for message in set(said) & set(tally.resent)
+                # A message sent again, after an interrupted turn or after a reply that said a
+                # tool could not run, is in the history once more per resend (the earlier turn
+                # is stored with its reply); any other repeat is a duplicate.
+                resent = tally.resent + tally.resent_after_tool_failure
+                counts["chat messages duplicated"] += sum(
+                    max(0, said.count(message) - 1 - resent[message]) for message in set(said)
                 )
         stored_titles: list[str] = []
         for user in tally.rest_users:

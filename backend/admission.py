@@ -90,7 +90,12 @@ class ApiLimits:
 
 def _limits(app: FastAPI, settings: Settings) -> ApiLimits:
     # One per application, rebuilt if the settings change (tests change them).
-    config = (settings.api_rate_limit, settings.user_concurrency, settings.redis_url)
+    config = (
+        settings.api_rate_limit,
+        settings.user_concurrency,
+        settings.redis_url,
+        settings.redis_timeout_seconds,
+    )
     current: ApiLimits | None = getattr(app.state, "api_limits", None)
     if current is None or current.config != config:
         current = app.state.api_limits = ApiLimits(

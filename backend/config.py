@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # backend/chat/delete_guard.py); an explicit "all"/"every" request is never limited.
     delete_confirm_threshold: int = Field(default=1, ge=0)
     redis_url: str | None = None
+    # How long the rate limiter waits for Redis before it fails open (allows the request and
+    # stops asking for a while, backend/ratelimit.py): a slow Redis must not stall requests.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
     # Chat cancel and the WebSocket channel (docs/websocket.md). A running turn looks for a
     # cancel made on another replica (`POST .../cancel` sets a flag on the conversation row)
     # this often; a cancel made on its own process stops it at once.

@@ -184,7 +184,7 @@ def build_rate_limiter(settings: Settings, limit: int | None = None) -> RateLimi
     the chat limit: shared through Redis, or in-process."""
     limit = settings.chat_rate_limit if limit is None else limit
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, limit)
+        return RedisRateLimiter(settings.redis_url, limit, timeout=settings.redis_timeout_seconds)
     return MemoryRateLimiter(limit)
 
 

@@ -203,24 +203,41 @@ async def test_scripted_tool_calls_then_text(fake: FakeOpenAI, streaming: bool) 
 
 # --- provider failures ----------------------------------------------------------------------
 
+# The model timeout of each case: only the hang needs a short one. Any other case keeps the
+# default, so that an answer of the fake that is slow on a loaded machine stays the failure
+# under test instead of becoming an APITimeoutError. The hang's is still long enough for the
+# fake (a thread of this process) to record the request before the client gives up on it.
+HANG_TIMEOUT = 2.0
+DEFAULT_TIMEOUT = Settings(_env_file=None).model_timeout_seconds
+
 FAILURES = [
-    pytest.param(error(500), openai.InternalServerError, 2, id="http-500-retried-once"),
-    pytest.param(error(429), openai.RateLimitError, 2, id="http-429-retried-once"),
-    pytest.param(error(401), openai.AuthenticationError, 1, id="http-401-not-retried"),
-    pytest.param(MALFORMED, json.JSONDecodeError, 1, id="malformed-json"),
+    pytest.param(
+        error(500), openai.InternalServerError, 2, DEFAULT_TIMEOUT, id="http-500-retried-once"
+    ),
+    pytest.param(error(429), openai.RateLimitError, 2, DEFAULT_TIMEOUT, id="http-429-retried-once"),
+    pytest.param(
+        error(401), openai.AuthenticationError, 1, DEFAULT_TIMEOUT, id="http-401-not-retried"
+    ),
+    pytest.param(MALFORMED, json.JSONDecodeError, 1, DEFAULT_TIMEOUT, id="malformed-json"),
     # A timeout already used up its share of the turn deadline: no second wait.
-    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 1, id="timeout"),
+    pytest.param(Failure("hang", seconds=5), openai.APITimeoutError, 1, HANG_TIMEOUT, id="timeout"),
 ]
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-@pytest.mark.parametrize(("failure", "exception", "attempts"), FAILURES)
+@pytest.mark.parametrize(("failure", "exception", "attempts", "model_timeout"), FAILURES)
 async def test_provider_failures_raise_provider_errors(
-    fake: FakeOpenAI, failure: Failure, exception: type[Exception], attempts: int, streaming: bool
+    fake: FakeOpenAI,
+    failure: Failure,
+    exception: type[Exception],
+    attempts: int,
+    model_timeout: float,
+    streaming: bool,
 ) -> None:
     fake.fail_with(failure)
     with pytest.raises(exception) as caught:
-        await run_agent(provider_settings(fake, model_timeout_seconds=0.3), "buy milk", streaming)
+        settings = provider_settings(fake, model_timeout_seconds=model_timeout)
+        await run_agent(settings, "buy milk", streaming)
     assert isinstance(caught.value, PROVIDER_ERRORS)
     assert len(fake.requests) == attempts
     assert added == []

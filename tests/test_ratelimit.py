@@ -158,6 +158,11 @@ def test_redis_url_selects_the_shared_limiter() -> None:
     assert isinstance(build_rate_limiter(Settings(_env_file=None)), MemoryRateLimiter)
     shared = build_rate_limiter(Settings(_env_file=None, redis_url=REDIS_URL))
     assert isinstance(shared, RedisRateLimiter)
+    assert shared.timeout == 0.5
+    slower = build_rate_limiter(
+        Settings(_env_file=None, redis_url=REDIS_URL, redis_timeout_seconds=7)
+    )
+    assert isinstance(slower, RedisRateLimiter) and slower.timeout == 7
 
 
 # --- as a route dependency ------------------------------------------------------------------
@@ -237,13 +242,22 @@ def test_zero_disables_the_limit(limited_app, auth_headers_sqlite, monkeypatch) 
 
 @needs_redis
 def test_route_limit_is_shared_through_redis(
-    sqlite_settings, auth_headers_sqlite, monkeypatch
+    sqlite_settings, auth_headers_sqlite, monkeypatch, caplog
 ) -> None:
-    shared = sqlite_settings.model_copy(update={"chat_rate_limit": 2, "redis_url": REDIS_URL})
+    # REDIS_TIMEOUT_SECONDS: time for Redis to answer on a loaded machine (COUNTING_TIMEOUT).
+    shared = sqlite_settings.model_copy(
+        update={
+            "chat_rate_limit": 2,
+            "redis_url": REDIS_URL,
+            "redis_timeout_seconds": COUNTING_TIMEOUT,
+        }
+    )
     user = random_user() + uuid.uuid4().hex
     with TestClient(guarded_app(shared)) as one, TestClient(guarded_app(shared)) as two:
-        codes = [
-            c.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
-            for c in (one, two, one)
-        ]
+        with caplog.at_level(logging.WARNING, logger="backend.ratelimit"):
+            codes = [
+                c.post(f"/api/{user}/limited", headers=auth_headers_sqlite(user)).status_code
+                for c in (one, two, one)
+            ]
+    assert not caplog.records  # every decision came from Redis, none from failing open
     assert codes == [200, 200, 429]

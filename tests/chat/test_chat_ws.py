@@ -341,10 +341,14 @@ def test_connections_per_user_are_bounded(settings):
 
 
 def test_an_idle_connection_is_closed_and_pings_keep_it_open(settings):
-    with live_app(settings, [], ws_idle_timeout_seconds=0.5) as live:
+    idle = 1.0
+    with live_app(settings, [], ws_idle_timeout_seconds=idle) as live:
         with live.socket() as ws:
-            for _ in range(3):
-                time.sleep(0.2)
+            # Pings for twice the idle timeout, each a tenth of it after the last pong: the gap
+            # leaves 0.9 s for a loaded machine (0.2 s of 0.5 s left only 0.3 s).
+            pinging_until = time.monotonic() + 2 * idle
+            while time.monotonic() < pinging_until:
+                time.sleep(idle / 10)
                 send(ws, type="ping")
                 assert receive(ws) == {"type": "pong"}
             assert close_code(ws) == (4408, "Idle for too long; reconnect to chat again")

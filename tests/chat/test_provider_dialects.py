@@ -31,8 +31,10 @@ ROUTES = [pytest.param(False, id="chat"), pytest.param(True, id="stream")]
 
 @pytest.fixture
 def client(settings: Settings, fake: FakeOpenAI) -> Iterator[TestClient]:
-    # A model name without "gemini" in it: an alias, as through LiteLLM or OpenRouter.
-    named = {"model": "team-default", "openai_base_url": fake.base_url, "model_timeout_seconds": 5}
+    # A model name without "gemini" in it: an alias, as through LiteLLM or OpenRouter. The
+    # default model timeout: no test here waits for one, and a short one would turn an answer
+    # that is slow on a loaded machine into "The model did not answer in time".
+    named = {"model": "team-default", "openai_base_url": fake.base_url}
     with TestClient(create_app(settings.model_copy(update=named))) as test_client:
         yield test_client
 

@@ -37,8 +37,14 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def _model_env(fake: FakeOpenAI) -> dict[str, str]:
-    return fake.service_env(MODEL_TIMEOUT_SECONDS="1", CHAT_RATE_LIMIT="0")
+# The API's model timeout when a test needs the model to time out (the fake hangs 5 s). Other
+# tests keep the default: a short timeout would turn a model answer that is slow on a loaded
+# machine (the fake answers after `delay`) into "The model did not answer in time".
+HANG_MODEL_TIMEOUT = "2"
+
+
+def _model_env(fake: FakeOpenAI, **changes: str) -> dict[str, str]:
+    return fake.service_env(CHAT_RATE_LIMIT="0", **changes)
 
 
 def _history_agrees_with_tasks(client: httpx.Client, user: str = USER) -> list[str]:
@@ -110,17 +116,24 @@ def test_the_task_server_killed_mid_turn(database_url: str, tmp_path, fake: Fake
 
 
 @pytest.mark.parametrize(
-    ("failure", "detail"),
+    ("failure", "detail", "env"),
     [
-        (GARBAGE, "The model returned an answer the assistant could not use"),
-        (Failure("hang", seconds=5), "The model did not answer in time"),
+        (GARBAGE, "The model returned an answer the assistant could not use", {}),
+        (
+            Failure("hang", seconds=5),
+            "The model did not answer in time",
+            {"MODEL_TIMEOUT_SECONDS": HANG_MODEL_TIMEOUT},
+        ),
     ],
     ids=["garbage", "timeout"],
 )
 def test_a_broken_model_provider_is_503_then_recovers(
-    sqlite_url: str, tmp_path, fake: FakeOpenAI, failure: Failure, detail: str
+    sqlite_url: str, tmp_path, fake: FakeOpenAI, failure: Failure, detail: str, env: dict
 ) -> None:
-    with stack(sqlite_url, tmp_path, **_model_env(fake)) as services, services.client() as client:
+    with (
+        stack(sqlite_url, tmp_path, **_model_env(fake, **env)) as services,
+        services.client() as client,
+    ):
         fake.fail_with(failure)
         for url in (f"/api/{USER}/chat", f"/api/{USER}/chat/stream"):
             response = client.post(url, json=chat_body("milk"), headers=bearer(USER))

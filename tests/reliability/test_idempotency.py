@@ -30,7 +30,7 @@ def slow_model() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-async def _first_and_retries(services: Stack, user: str, key: str) -> tuple:
+async def _first_and_retries(services: Stack, fake: FakeOpenAI, user: str, key: str) -> tuple:
     headers = {**bearer(user), "Idempotency-Key": key}
     body = chat_body("buy oat milk")
 
@@ -39,7 +39,13 @@ async def _first_and_retries(services: Stack, user: str, key: str) -> tuple:
             return await client.post(f"/api/{user}/{path}", json=body, headers=headers)
 
     first = asyncio.create_task(post(0))
-    await asyncio.sleep(0.3)  # the first is running: its model call takes 0.6 s
+    # The first is running once the model has its first call (the key was claimed before it);
+    # a fixed sleep instead let a retry, on a loaded machine, claim the key first.
+    deadline = asyncio.get_running_loop().time() + 30
+    while not fake.requests:
+        assert asyncio.get_running_loop().time() < deadline, "the first turn did not start"
+        assert not first.done(), first.result()
+        await asyncio.sleep(0.01)
     retries = await asyncio.gather(*(post(n % 2) for n in range(RETRIES)), post(1, "chat/stream"))
     late = await post(1)  # after the first finished
     return await first, retries, late
@@ -56,7 +62,7 @@ def test_retries_get_the_first_answer_and_tools_run_once(
     }
     user, key = "retrier", uuid.uuid4().hex
     with stack(database_url, tmp_path, apis=2, mcps=1, **env) as services:
-        first, retries, late = asyncio.run(_first_and_retries(services, user, key))
+        first, retries, late = asyncio.run(_first_and_retries(services, slow_model, user, key))
         *plain, streamed = retries
         with services.client() as client:
             tasks = client.get(f"/api/{user}/tasks", headers=bearer(user)).json()

@@ -481,11 +481,11 @@ def _stored_effects(balancer: Balancer, tally: Tally) -> dict[str, int]:
                 )
                 said = [m["content"] for m in stored if m["role"] == "user"]
                 counts["chat messages lost"] += len(set(messages) - set(said))
-                # A message sent again after an interrupted turn is in the history twice, once
-                # with the interrupted reply; any other repeat is a duplicate.
-                repeats = len(said) - len(set(said))
-                counts["chat messages duplicated"] += repeats - sum(
-                    tally.resent[message] for message in set(said) & set(tally.resent)
+                # A message sent again, after an interrupted turn or after a reply that said a
+                # tool could not run, is in the history once more per resend (the earlier turn
+                # is stored with its reply); any other repeat is a duplicate.
+                counts["chat messages duplicated"] += sum(
+                    max(0, said.count(message) - 1 - tally.resent[message]) for message in set(said)
                 )
         stored_titles: list[str] = []
         for user in tally.rest_users:

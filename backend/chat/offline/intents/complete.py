@@ -173,6 +173,14 @@ def _is_past_participle(match: re.Match[str], clause: Clause) -> Intent | None:
     return _intent(IntentKind.COMPLETE, clause, Target(name=name))
 
 
+# "the rent is", "rent's", "the tickets have been": a subject (the task) and its "is", which both
+# "X is done" and "X is paid" begin with.
+_SUBJECT_IS = (
+    r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
+    r"'re)|'s|'re)\s+"
+)
+
+
 _REOPEN = Rule(
     "reopen X",
     pattern(
@@ -259,8 +267,7 @@ STRICT_RULES = (
     Rule(
         "X is done",
         pattern(
-            r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
-            r"'re)|'s|'re)\s+(?P<all>all\s+)?(?:(?:now|all|finally|already|totally|completely|"
+            _SUBJECT_IS + r"(?P<all>all\s+)?(?:(?:now|all|finally|already|totally|completely|"
             r"officially|been)\s+)*(?P<s>"
             + DONE_WORDS
             + r"|not done|not finished|not complete|not completed|"
@@ -281,8 +288,7 @@ RULES = (
     Rule(
         "X is paid (a participle)",
         pattern(
-            r"^(?P<t>.+?)\s*(?:\s(?:is|are|was|were|has been|have been|got|is now|are now|'s|"
-            r"'re)|'s|'re)\s+(?:(?:now|all|finally|already|been)\s+)*(?P<p>[a-z]+)"
+            _SUBJECT_IS + r"(?:(?:now|all|finally|already|been)\s+)*(?P<p>[a-z]+)"
             r"(?:\s+(?:now|already|too|as well|today|finally|at last))?$"
         ),
         _is_past_participle,
